@@ -1,1 +1,22 @@
-"""BERT for Keras 3 on TensorFlow."""
+"""BERT for Keras 3 on TensorFlow.
+
+The public names are re-exported here; see the README for a tour.
+"""
+
+import os
+
+# Keras reads the backend once, at import; this package is TensorFlow-only.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from keras_bert_impl.config import PRESETS, BertConfig  # noqa: E402
+from keras_bert_impl.models import (  # noqa: E402
+    BertBackbone,
+    BertClassifier,
+    BertPretrainer,
+    bert_backbone,
+)
+from keras_bert_impl.convert import (  # noqa: E402
+    load_huggingface,
+    load_huggingface_pretrainer,
+    save_huggingface,
+)

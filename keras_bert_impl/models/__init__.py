@@ -1,0 +1,5 @@
+"""Functional Keras models: the BERT backbone and the models built on it."""
+
+from keras_bert_impl.models.backbone import BertBackbone, bert_backbone
+from keras_bert_impl.models.classifier import BertClassifier
+from keras_bert_impl.models.pretrainer import BertPretrainer

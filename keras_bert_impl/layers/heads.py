@@ -1,0 +1,189 @@
+"""Output heads on top of the encoder: pooler, masked LM, NSP, classification."""
+
+import keras
+from keras import ops
+
+from keras_bert_impl.layers.activations import get_activation
+
+
+def _initializer(stddev):
+    return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_impl")
+class BertPooler(keras.layers.Layer):
+    """Dense + tanh on the first ([CLS]) position: BERT's `pooled_output`.
+
+    Example:
+
+    >>> BertPooler(hidden_size=8)(ops.ones((2, 5, 8))).shape
+    (2, 8)
+    """
+
+    def __init__(self, hidden_size, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.initializer_range = initializer_range
+        self.dense = keras.layers.Dense(
+            hidden_size,
+            activation="tanh",
+            kernel_initializer=_initializer(initializer_range),
+            dtype=self.dtype_policy,
+            name="dense",
+        )
+
+    def build(self, sequence_shape):
+        self.dense.build((sequence_shape[0], sequence_shape[-1]))
+        self.built = True
+
+    def call(self, sequence_output):
+        return self.dense(sequence_output[:, 0])
+
+    def compute_output_shape(self, sequence_shape):
+        return (sequence_shape[0], self.hidden_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_size=self.hidden_size, initializer_range=self.initializer_range
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_impl")
+class MaskedLMHead(keras.layers.Layer):
+    """BERT's masked-LM head, evaluated only at the masked positions.
+
+    Gathers the hidden states at `mask_positions` first, so the dense
+    transform and the vocabulary projection (the costly part) run on
+    `max_predictions` rows per sequence instead of `seq_len`. The projection is
+    tied to the token embedding matrix and has its own bias. Logits come out in
+    float32 whatever the compute dtype, for a stable loss.
+
+    Args:
+        token_embedding: the backbone's `keras.layers.Embedding`; its matrix is
+            the output projection. Not part of the config: the model that owns
+            both layers passes it again when it is rebuilt.
+        hidden_act: activation of the transform.
+        layer_norm_eps: LayerNorm epsilon.
+        initializer_range: stddev of the truncated-normal initialiser.
+
+    Call args:
+        sequence_output: `[batch, seq, hidden]`.
+        mask_positions: `[batch, max_predictions]` int positions.
+
+    Returns:
+        `[batch, max_predictions, vocab_size]` float32 logits.
+    """
+
+    def __init__(
+        self,
+        token_embedding,
+        hidden_act="gelu",
+        layer_norm_eps=1e-12,
+        initializer_range=0.02,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.token_embedding = token_embedding
+        self.hidden_act = hidden_act
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+
+    def build(self, sequence_output_shape, mask_positions_shape=None):
+        hidden_size = sequence_output_shape[-1]
+        self.transform_dense = keras.layers.Dense(
+            hidden_size,
+            activation=get_activation(self.hidden_act),
+            kernel_initializer=_initializer(self.initializer_range),
+            dtype=self.dtype_policy,
+            name="transform_dense",
+        )
+        self.transform_dense.build((None, None, hidden_size))
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
+        )
+        self.layer_norm.build((None, None, hidden_size))
+        self.output_bias = self.add_weight(
+            name="output_bias",
+            shape=(self.token_embedding.input_dim,),
+            initializer="zeros",
+        )
+        self.built = True
+
+    def call(self, sequence_output, mask_positions):
+        positions = ops.cast(mask_positions, "int32")[:, :, None]
+        x = ops.take_along_axis(sequence_output, positions, axis=1)
+        x = self.layer_norm(self.transform_dense(x))
+        embeddings = ops.cast(self.token_embedding.embeddings, self.compute_dtype)
+        logits = ops.einsum("bph,vh->bpv", x, embeddings)
+        return ops.cast(logits, "float32") + self.output_bias
+
+    def compute_output_shape(self, sequence_output_shape, mask_positions_shape):
+        return (*mask_positions_shape, self.token_embedding.input_dim)
+
+    def compute_output_spec(self, sequence_output, mask_positions):
+        return keras.KerasTensor(
+            (*mask_positions.shape, self.token_embedding.input_dim), "float32"
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_act=self.hidden_act,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_impl")
+class ClassificationHead(keras.layers.Layer):
+    """Dropout then a dense layer to `num_classes` float32 logits.
+
+    Used on the pooled output both for downstream classification and, with
+    `num_classes=2`, as BERT's next-sentence-prediction head.
+
+    Example:
+
+    >>> ClassificationHead(num_classes=3)(ops.ones((2, 8))).shape
+    (2, 3)
+    """
+
+    def __init__(self, num_classes, dropout=0.0, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.initializer_range = initializer_range
+        self.dropout_layer = keras.layers.Dropout(
+            dropout, dtype=self.dtype_policy, name="dropout"
+        )
+        self.dense = keras.layers.Dense(
+            num_classes,
+            kernel_initializer=_initializer(initializer_range),
+            dtype=self.dtype_policy,
+            name="dense",
+        )
+
+    def build(self, pooled_shape):
+        self.dense.build(pooled_shape)
+        self.built = True
+
+    def call(self, pooled_output, training=None):
+        logits = self.dense(self.dropout_layer(pooled_output, training=training))
+        return ops.cast(logits, "float32")
+
+    def compute_output_shape(self, pooled_shape):
+        return (pooled_shape[0], self.num_classes)
+
+    def compute_output_spec(self, pooled_output, training=None):
+        return keras.KerasTensor((pooled_output.shape[0], self.num_classes), "float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_classes=self.num_classes,
+            dropout=self.dropout,
+            initializer_range=self.initializer_range,
+        )
+        return config

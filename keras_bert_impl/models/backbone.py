@@ -1,0 +1,113 @@
+"""The BERT encoder as a functional Keras model with named dict inputs and outputs."""
+
+import keras
+
+from keras_bert_impl.config import BertConfig
+from keras_bert_impl.layers import BertEmbeddings, BertEncoderBlock, BertPooler
+
+INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_impl")
+class BertBackbone(keras.Model):
+    """BERT encoder: `{token_ids, segment_ids, padding_mask}` -> hidden states.
+
+    A functional model (the graph is built in `__init__`), so it can be
+    summarised, plotted, saved as `.keras` and exported. Inputs are int32
+    `[batch, seq]` with any `seq` up to `config.max_position_embeddings`.
+    Outputs are `sequence_output` `[batch, seq, hidden]` and `pooled_output`
+    `[batch, hidden]` (dense + tanh on [CLS]).
+
+    Args:
+        config: a `BertConfig` (or its `to_dict()` form).
+        **kwargs: `keras.Model` arguments such as `name` and `dtype`.
+
+    Example:
+
+    >>> backbone = BertBackbone(BertConfig.preset("bert_tiny", vocab_size=100))
+    >>> ids = keras.ops.ones((2, 7), "int32")
+    >>> out = backbone({"token_ids": ids, "segment_ids": ids * 0,
+    ...                 "padding_mask": ids})
+    >>> out["pooled_output"].shape
+    (2, 128)
+    """
+
+    def __init__(self, config, **kwargs):
+        if isinstance(config, dict):
+            config = BertConfig.from_dict(config)
+        dtype = kwargs.pop("dtype", None)
+        inputs = {
+            name: keras.Input(shape=(None,), dtype="int32", name=name)
+            for name in INPUT_NAMES
+        }
+        embeddings = BertEmbeddings(
+            vocab_size=config.vocab_size,
+            hidden_size=config.hidden_size,
+            max_position_embeddings=config.max_position_embeddings,
+            type_vocab_size=config.type_vocab_size,
+            dropout=config.hidden_dropout,
+            layer_norm_eps=config.layer_norm_eps,
+            initializer_range=config.initializer_range,
+            dtype=dtype,
+            name="embeddings",
+        )
+        x = embeddings(inputs["token_ids"], inputs["segment_ids"])
+        for index in range(config.num_layers):
+            x = BertEncoderBlock(
+                num_heads=config.num_heads,
+                intermediate_size=config.intermediate_size,
+                hidden_act=config.hidden_act,
+                hidden_dropout=config.hidden_dropout,
+                attention_dropout=config.attention_dropout,
+                layer_norm_eps=config.layer_norm_eps,
+                initializer_range=config.initializer_range,
+                dtype=dtype,
+                name=f"encoder_layer_{index}",
+            )(x, inputs["padding_mask"])
+        pooled = BertPooler(
+            config.hidden_size,
+            initializer_range=config.initializer_range,
+            dtype=dtype,
+            name="pooler",
+        )(x)
+        outputs = {"sequence_output": x, "pooled_output": pooled}
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.config = config
+        self.embeddings = embeddings
+
+    @property
+    def token_embedding(self):
+        """The token `Embedding` layer, shared with the masked-LM head."""
+        return self.embeddings.token_embedding
+
+    @property
+    def encoder_layers(self):
+        """The transformer blocks, first to last."""
+        return [
+            self.get_layer(f"encoder_layer_{i}") for i in range(self.config.num_layers)
+        ]
+
+    def get_config(self):
+        return {
+            "config": self.config.to_dict(),
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def bert_backbone(config, **kwargs):
+    """Builds a `BertBackbone` from a `BertConfig` or a preset name.
+
+    Example:
+
+    >>> backbone = bert_backbone("bert_tiny")
+    >>> backbone.config.num_layers
+    2
+    """
+    if isinstance(config, str):
+        config = BertConfig.preset(config)
+    return BertBackbone(config, **kwargs)

@@ -1,0 +1,63 @@
+"""BERT sequence classifier: backbone + classification head on the pooled output."""
+
+import keras
+
+from keras_bert_impl.layers import ClassificationHead
+from keras_bert_impl.models.backbone import INPUT_NAMES
+from keras_bert_impl.models.task import BertTask
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_impl")
+class BertClassifier(BertTask):
+    """Classifies a text (or text pair) from BERT's pooled [CLS] output.
+
+    Takes the backbone's inputs and returns `[batch, num_classes]` float32
+    logits. `compile()` defaults to sparse cross-entropy from logits and
+    accuracy.
+
+    Args:
+        backbone: a `BertBackbone`.
+        num_classes: number of labels.
+        dropout: dropout before the output layer; defaults to the backbone's
+            `hidden_dropout`, as in BERT's fine-tuning recipe.
+
+    Example:
+
+    >>> classifier = BertClassifier(bert_backbone("bert_tiny"), num_classes=2)
+    >>> classifier.compile(optimizer="adam")
+    """
+
+    def __init__(self, backbone, num_classes, dropout=None, **kwargs):
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(
+                f"BertClassifier needs num_classes >= 2, got {num_classes!r}."
+            )
+        config = backbone.config
+        dropout = config.hidden_dropout if dropout is None else dropout
+        inputs = {
+            name: keras.Input(shape=(None,), dtype="int32", name=name)
+            for name in INPUT_NAMES
+        }
+        pooled = backbone(inputs)["pooled_output"]
+        logits = ClassificationHead(
+            num_classes,
+            dropout=dropout,
+            initializer_range=config.initializer_range,
+            dtype=backbone.dtype_policy,
+            name="classification_head",
+        )(pooled)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.dropout = dropout
+
+    def compile(self, optimizer="adam", loss="auto", metrics="auto", **kwargs):
+        """Compiles with cross-entropy and accuracy unless given others."""
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def task_config(self):
+        return {"num_classes": self.num_classes, "dropout": self.dropout}

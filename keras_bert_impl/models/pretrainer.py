@@ -1,0 +1,89 @@
+"""BERT pretraining model: masked LM, optionally with next-sentence prediction."""
+
+import keras
+
+from keras_bert_impl.layers import ClassificationHead, MaskedLMHead
+from keras_bert_impl.models.backbone import INPUT_NAMES
+from keras_bert_impl.models.task import BertTask
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_impl")
+class BertPretrainer(BertTask):
+    """A backbone with BERT's masked-LM head (and the NSP head when `nsp`).
+
+    Inputs are the backbone's plus `mask_positions` (int32
+    `[batch, max_predictions]`, padded with any valid position). Outputs are
+    `{"mlm": [batch, max_predictions, vocab] logits}` and, with `nsp=True`,
+    `"nsp": [batch, 2]` logits (class 0 = IsNext, 1 = NotNext, as in BERT).
+
+    `compile()` defaults to BERT's objective: sparse cross-entropy averaged
+    over the real predictions only (the `"mlm"` sample weight is 0 on padded
+    mask positions) and MLM accuracy weighted the same way.
+
+    Args:
+        backbone: a `BertBackbone`.
+        nsp: whether to add the next-sentence-prediction head.
+
+    Example:
+
+    >>> pretrainer = BertPretrainer(bert_backbone("bert_tiny"))
+    >>> pretrainer.compile(optimizer="adam")
+    >>> # pretrainer.fit(dataset) with (x, {"mlm": ids}, {"mlm": weights})
+    """
+
+    def __init__(self, backbone, nsp=False, **kwargs):
+        inputs = {
+            name: keras.Input(shape=(None,), dtype="int32", name=name)
+            for name in (*INPUT_NAMES, "mask_positions")
+        }
+        encoded = backbone({name: inputs[name] for name in INPUT_NAMES})
+        config = backbone.config
+        mlm_head = MaskedLMHead(
+            backbone.token_embedding,
+            hidden_act=config.hidden_act,
+            layer_norm_eps=config.layer_norm_eps,
+            initializer_range=config.initializer_range,
+            dtype=backbone.dtype_policy,
+            name="mlm_head",
+        )
+        outputs = {"mlm": mlm_head(encoded["sequence_output"], inputs["mask_positions"])}
+        if nsp:
+            outputs["nsp"] = ClassificationHead(
+                2,
+                initializer_range=config.initializer_range,
+                dtype=backbone.dtype_policy,
+                name="nsp_head",
+            )(encoded["pooled_output"])
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.backbone = backbone
+        self.nsp = nsp
+        self.mlm_head = mlm_head
+
+    def compile(self, optimizer="adam", loss="auto", weighted_metrics="auto", **kwargs):
+        """Compiles with BERT's losses unless `loss` / metrics are given."""
+        if loss == "auto":
+            loss = {"mlm": _sparse_cross_entropy()}
+            if self.nsp:
+                loss["nsp"] = _sparse_cross_entropy()
+        if weighted_metrics == "auto":
+            weighted_metrics = {
+                "mlm": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+            }
+            if self.nsp:
+                weighted_metrics["nsp"] = [
+                    keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+                ]
+        super().compile(
+            optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
+        )
+
+    def task_config(self):
+        return {"nsp": self.nsp}
+
+
+def _sparse_cross_entropy():
+    # Divide by the sum of the weights, not the number of slots, so padded
+    # mask positions neither add loss nor dilute it.
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="mean_with_sample_weight"
+    )
