@@ -1,0 +1,107 @@
+"""Two MultiWorkerMirroredStrategy workers on 127.0.0.1 train through `fit`."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import multi_worker_fit_worker as tiny_fit  # noqa: E402  (tests/training on sys.path)
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WORKER_SCRIPT = os.path.abspath(tiny_fit.__file__)
+NUM_WORKERS = 2
+# Both workers start TensorFlow on a small shared machine; a healthy run takes
+# about 10 s, a hung collective would block forever.
+TIMEOUT_S = 180
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _run_workers(output_dir, *worker_args):
+    """Runs the worker script as a two-worker cluster.
+
+    Returns:
+        [(return code, combined output)] per worker, in task order.
+    """
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(NUM_WORKERS)]}
+    processes = []
+    try:
+        for index in range(NUM_WORKERS):
+            env = dict(
+                os.environ,
+                TF_CONFIG=json.dumps(
+                    {"cluster": cluster, "task": {"type": "worker", "index": index}}
+                ),
+                PYTHONPATH=os.pathsep.join(
+                    filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])
+                ),
+            )
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, WORKER_SCRIPT, str(output_dir), *worker_args],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
+        results = []
+        for process in processes:
+            output, _ = process.communicate(timeout=TIMEOUT_S)
+            results.append((process.returncode, output))
+        return results
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.slow
+def test_two_workers_fit_like_one_process(tmp_path):
+    results = _run_workers(tmp_path)
+    for index, (returncode, output) in enumerate(results):
+        assert returncode == 0, f"worker {index} failed:\n{output[-4000:]}"
+
+    reference_model, reference_losses = tiny_fit.train(tf.distribute.get_strategy())
+    for index in range(NUM_WORKERS):
+        losses = json.loads((tmp_path / f"losses_worker_{index}.json").read_text())
+        assert len(losses) == tiny_fit.NUM_STEPS
+        np.testing.assert_allclose(losses, reference_losses, rtol=0, atol=1e-5)
+
+    # Only the chief (worker 0) leaves a model file; the other wrote to a
+    # temporary directory and removed it.
+    assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["model.keras"]
+    trained = keras.saving.load_model(tmp_path / "model.keras")
+    for weight, expected in zip(trained.get_weights(), reference_model.get_weights()):
+        np.testing.assert_allclose(weight, expected, rtol=0, atol=1e-5)
+    for index in range(NUM_WORKERS):
+        backup = tmp_path / "backup" / f"worker_{index}"
+        assert (backup / "latest.weights.h5").is_file()
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
+        "worker_0",
+        "worker_1",
+    ]
+
+
+@pytest.mark.slow
+def test_unpatched_keras_still_fails(tmp_path):
+    """Guards the patch: when Keras fixes keras#20585, this test says so."""
+    results = _run_workers(tmp_path, "--no-fixes")
+    for returncode, output in results:
+        assert returncode != 0
+        assert "tensorflow.python.distribute.values.PerReplica'>) to a Tensor" in output
