@@ -1,0 +1,9 @@
+"""In-graph text processing: vocabularies and the WordPiece tokenizer."""
+
+from keras_bert_impl.text.tokenizer import Tokenizer, split_words
+from keras_bert_impl.text.vocab import (
+    SPECIAL_TOKENS,
+    learn_vocab,
+    load_vocab,
+    save_vocab,
+)
