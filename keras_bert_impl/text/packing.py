@@ -1,0 +1,109 @@
+"""Packs one or two token segments into BERT's fixed-length model inputs.
+
+    [CLS] A [SEP]            segment_ids 0 ... 0
+    [CLS] A [SEP] B [SEP]    segment_ids 0 ... 0 1 ... 1
+
+then pads to `seq_len` with [PAD] (padding_mask 0). When the tokens do not
+fit, the longer segment loses tokens from its end first, one at a time (ties
+shorten B), which is original BERT's `_truncate_seq_pair`; that is the same
+as `tensorflow_text.RoundRobinTrimmer`, which is used here.
+
+Example:
+    >>> packer = SegmentPacker(seq_len=8, cls_id=2, sep_id=3, pad_id=0)
+    >>> inputs = packer(tf.ragged.constant([[10, 11, 12, 13]]),
+    ...                 tf.ragged.constant([[20, 21, 22, 23, 24]]))
+    >>> inputs["token_ids"].numpy()
+    array([[ 2, 10, 11, 12,  3, 20, 21,  3]], dtype=int32)
+    >>> inputs["segment_ids"].numpy()
+    array([[0, 0, 0, 0, 0, 1, 1, 1]], dtype=int32)
+"""
+
+import keras
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_impl")
+class SegmentPacker(keras.layers.Layer):
+    """[CLS] A [SEP] (B [SEP]) packing with truncation and padding.
+
+    Args:
+        seq_len: length of every packed sequence, special tokens included.
+        cls_id, sep_id, pad_id: ids of [CLS], [SEP], [PAD] (take them from
+            `Tokenizer.cls_id` etc.; they differ between vocabularies).
+        **kwargs: passed to `keras.layers.Layer`.
+    """
+
+    def __init__(self, seq_len, *, cls_id, sep_id, pad_id, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        if seq_len < 3:
+            raise ValueError(f"seq_len={seq_len}: expected at least 3 ([CLS] x [SEP])")
+        self.seq_len = int(seq_len)
+        self.cls_id = int(cls_id)
+        self.sep_id = int(sep_id)
+        self.pad_id = int(pad_id)
+        self.built = True
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer, seq_len, **kwargs):
+        """A packer using `tokenizer`'s special ids."""
+        return cls(
+            seq_len,
+            cls_id=tokenizer.cls_id,
+            sep_id=tokenizer.sep_id,
+            pad_id=tokenizer.pad_id,
+            **kwargs,
+        )
+
+    def __call__(self, segment_a, segment_b=None):
+        """Packs a batch (or a single example).
+
+        Args:
+            segment_a: int RaggedTensor [batch, (tokens)], or a 1-D tensor
+                for a single example.
+            segment_b: optional second segment, same form as `segment_a`.
+
+        Returns:
+            dict of int32 tensors "token_ids", "segment_ids", "padding_mask",
+            each [batch, seq_len] ([seq_len] for a single example).
+        """
+        return self.call(segment_a, segment_b)
+
+    def call(self, segment_a, segment_b=None):
+        segments = [s for s in (segment_a, segment_b) if s is not None]
+        single_example = not isinstance(segment_a, tf.RaggedTensor) and (
+            tf.convert_to_tensor(segment_a).shape.rank == 1
+        )
+        if single_example:
+            segments = [tf.RaggedTensor.from_tensor(tf.convert_to_tensor(s)[tf.newaxis]) for s in segments]
+        segments = [tf.cast(s, tf.int32) for s in segments]
+        budget = self.seq_len - 1 - len(segments)
+        segments = tf_text.RoundRobinTrimmer(budget).trim(segments)
+        token_ids, segment_ids = tf_text.combine_segments(
+            segments, start_of_sequence_id=self.cls_id, end_of_segment_id=self.sep_id
+        )
+        token_ids, padding_mask = tf_text.pad_model_inputs(
+            token_ids, self.seq_len, pad_value=self.pad_id
+        )
+        segment_ids, _ = tf_text.pad_model_inputs(segment_ids, self.seq_len, pad_value=0)
+        packed = {
+            "token_ids": token_ids,
+            "segment_ids": tf.cast(segment_ids, tf.int32),
+            "padding_mask": tf.cast(padding_mask, tf.int32),
+        }
+        if single_example:
+            packed = {name: value[0] for name, value in packed.items()}
+        return packed
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("trainable", None)
+        config.update(
+            {
+                "seq_len": self.seq_len,
+                "cls_id": self.cls_id,
+                "sep_id": self.sep_id,
+                "pad_id": self.pad_id,
+            }
+        )
+        return config

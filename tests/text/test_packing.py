@@ -1,0 +1,70 @@
+"""SegmentPacker: BERT's layout, truncation rule, padding and shapes."""
+
+import itertools
+
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_impl.text import SegmentPacker
+
+CLS, SEP, PAD = 2, 3, 0
+
+
+def _bert_reference(tokens_a, tokens_b, seq_len):
+    """Original BERT: _truncate_seq_pair, then [CLS] A [SEP] B [SEP]."""
+    tokens_a, tokens_b = list(tokens_a), list(tokens_b)
+    if tokens_b:
+        while len(tokens_a) + len(tokens_b) > seq_len - 3:
+            (tokens_a if len(tokens_a) > len(tokens_b) else tokens_b).pop()
+        ids = [CLS] + tokens_a + [SEP] + tokens_b + [SEP]
+        segments = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
+    else:
+        tokens_a = tokens_a[: seq_len - 2]
+        ids = [CLS] + tokens_a + [SEP]
+        segments = [0] * len(ids)
+    pad = seq_len - len(ids)
+    return ids + [PAD] * pad, segments + [0] * pad, [1] * len(ids) + [0] * pad
+
+
+def test_pair_truncation_matches_original_bert():
+    lengths = list(itertools.product(range(1, 13), range(1, 13)))
+    segment_a = tf.ragged.constant([list(range(100, 100 + la)) for la, _ in lengths])
+    segment_b = tf.ragged.constant([list(range(200, 200 + lb)) for _, lb in lengths])
+    for seq_len in (5, 8, 11, 16, 30):
+        packed = SegmentPacker(seq_len, cls_id=CLS, sep_id=SEP, pad_id=PAD)(segment_a, segment_b)
+        for i, (la, lb) in enumerate(lengths):
+            ids, segments, mask = _bert_reference(range(100, 100 + la), range(200, 200 + lb), seq_len)
+            assert packed["token_ids"][i].numpy().tolist() == ids, (seq_len, la, lb)
+            assert packed["segment_ids"][i].numpy().tolist() == segments
+            assert packed["padding_mask"][i].numpy().tolist() == mask
+
+
+def test_single_segment_truncates_end_and_pads():
+    packer = SegmentPacker(6, cls_id=CLS, sep_id=SEP, pad_id=PAD)
+    packed = packer(tf.ragged.constant([[10, 11, 12, 13, 14, 15], [10], []]))
+    np.testing.assert_array_equal(
+        packed["token_ids"], [[2, 10, 11, 12, 13, 3], [2, 10, 3, 0, 0, 0], [2, 3, 0, 0, 0, 0]]
+    )
+    np.testing.assert_array_equal(packed["segment_ids"], np.zeros([3, 6]))
+    np.testing.assert_array_equal(packed["padding_mask"][1], [1, 1, 1, 0, 0, 0])
+    for value in packed.values():
+        assert value.dtype == tf.int32 and value.shape == (3, 6)
+
+
+def test_single_example_and_static_shape_in_tf_function():
+    packer = SegmentPacker(7, cls_id=101, sep_id=102, pad_id=0)
+    one = packer(tf.constant([5, 6]), tf.constant([7]))
+    assert one["token_ids"].numpy().tolist() == [101, 5, 6, 102, 7, 102, 0]
+
+    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.int32)] * 2)
+    def pack(a, b):
+        return packer(a, b)
+
+    out = pack.get_concrete_function().structured_outputs
+    assert all(v.shape.as_list() == [None, 7] for v in out.values())
+
+
+def test_config_round_trip():
+    packer = SegmentPacker(9, cls_id=101, sep_id=102, pad_id=0)
+    clone = SegmentPacker.from_config(packer.get_config())
+    assert (clone.seq_len, clone.cls_id, clone.sep_id, clone.pad_id) == (9, 101, 102, 0)
