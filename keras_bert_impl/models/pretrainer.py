@@ -66,8 +66,14 @@ class BertPretrainer(BertTask):
             if self.nsp:
                 loss["nsp"] = _sparse_cross_entropy()
         if weighted_metrics == "auto":
+            # Keras prefixes metric names with the output name only when there
+            # are several outputs; name it so the key is "mlm_accuracy" always.
             weighted_metrics = {
-                "mlm": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+                "mlm": [
+                    keras.metrics.SparseCategoricalAccuracy(
+                        name="accuracy" if self.nsp else "mlm_accuracy"
+                    )
+                ]
             }
             if self.nsp:
                 weighted_metrics["nsp"] = [

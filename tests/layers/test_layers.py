@@ -1,0 +1,105 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_bert_impl.layers import (
+    BertEmbeddings,
+    BertEncoderBlock,
+    BertPooler,
+    BertSelfAttention,
+    ClassificationHead,
+    MaskedLMHead,
+)
+
+
+def _round_trip(layer, *inputs):
+    """Rebuilds `layer` from its config with its weights; returns both outputs."""
+    expected = layer(*inputs)
+    clone = layer.__class__.from_config(layer.get_config())
+    clone(*inputs)
+    clone.set_weights(layer.get_weights())
+    return expected, clone(*inputs)
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_every_layer_round_trips_through_get_config():
+    x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], "int32")
+    ids = np.array([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]], "int32")
+    cases = [
+        (BertEmbeddings(10, 8, 16, 2, dropout=0.1, layer_norm_eps=1e-6), ids, ids * 0),
+        (BertSelfAttention(num_heads=2, head_size=4, dropout=0.1), x, mask),
+        (BertEncoderBlock(2, 16, hidden_act="gelu_approximate"), x, mask),
+        (BertPooler(8), x),
+        (ClassificationHead(3, dropout=0.2), x[:, 0]),
+    ]
+    for layer, *inputs in cases:
+        expected, actual = _round_trip(layer, *inputs)
+        np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-6)
+        assert layer.get_config() == layer.__class__.from_config(layer.get_config()).get_config()
+
+
+def test_attention_ignores_padded_keys():
+    layer = BertSelfAttention(num_heads=2, head_size=4)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1, 6, 8)).astype("float32")
+    mask = np.array([[1, 1, 1, 1, 0, 0]], "int32")
+    changed = x.copy()
+    changed[:, 4:] = rng.normal(size=(1, 2, 8))
+    np.testing.assert_allclose(
+        layer(x, mask)[:, :4], layer(changed, mask)[:, :4], rtol=1e-6, atol=1e-6
+    )
+
+
+def test_attention_dropout_path_equals_fused_path_without_dropout():
+    layer = BertSelfAttention(num_heads=2, head_size=4, dropout=0.0)
+    x = np.random.default_rng(2).normal(size=(2, 5, 8)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1] * 5], "int32")
+    layer(x, mask)
+    qkv = ops.einsum("btd,dknh->btknh", x, layer.qkv_kernel) + layer.qkv_bias
+    manual = layer._attention_with_dropout(
+        qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2],
+        ops.cast(mask, "bool")[:, None, None, :], training=False,
+    )
+    fused = ops.dot_product_attention(
+        qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], mask=ops.cast(mask, "bool")[:, None, None, :]
+    )
+    np.testing.assert_allclose(manual, fused, rtol=1e-5, atol=1e-6)
+
+
+def test_masked_lm_head_is_tied_and_evaluated_at_positions_only():
+    embedding = keras.layers.Embedding(11, 8)
+    embedding.build((None,))
+    head = MaskedLMHead(embedding)
+    sequence = np.random.default_rng(3).normal(size=(2, 6, 8)).astype("float32")
+    positions = np.array([[0, 5], [2, 2]], "int32")
+    logits = head(sequence, positions)
+    assert logits.shape == (2, 2, 11)
+    assert logits.dtype == "float32"
+    # Same hidden state at the same position -> same logits.
+    np.testing.assert_allclose(logits[1, 0], logits[1, 1])
+    # The projection is the embedding matrix itself, not a copy.
+    assert not any(v is embedding.embeddings for v in head._trainable_variables)
+    embedding.embeddings.assign(embedding.embeddings * 2.0)
+    assert not np.allclose(head(sequence, positions), logits)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_keeps_norms_and_softmax_in_float32(policy):
+    keras.mixed_precision.set_global_policy(policy)
+    block = BertEncoderBlock(num_heads=2, intermediate_size=16)
+    x = np.random.default_rng(4).normal(size=(2, 5, 8)).astype("float32")
+    mask = np.ones((2, 5), "int32")
+    out = block(x, mask)
+    assert out.dtype == policy.split("_")[1]
+    assert block.attention_layer_norm.gamma.dtype == "float32"
+    assert block.attention.qkv_kernel.dtype == "float32"  # variables stay float32
+    assert np.isfinite(np.asarray(ops.cast(out, "float32"))).all()
+    head = ClassificationHead(2)
+    assert head(out[:, 0]).dtype == "float32"
