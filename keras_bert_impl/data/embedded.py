@@ -201,18 +201,20 @@ def _labelled_sentences():
         if len(topics) == 1:
             by_topic[topics.pop()].append(sentence)
 
-    def stable_order(sentence):  # Independent of PYTHONHASHSEED and of module order.
-        return zlib.crc32(sentence.encode("utf-8")), sentence
+    def stable_order(sentence, purpose):
+        # Independent of PYTHONHASHSEED and of module order; a separate order per
+        # purpose, or the mixed order would list each class's picks together.
+        return zlib.crc32(f"{purpose}:{sentence}".encode("utf-8")), sentence
 
     per_class = min(_EXAMPLES_PER_CLASS, *(len(s) for s in by_topic.values()))
     num_validation = per_class // _VALIDATION_FRACTION
     splits = {split: [] for split in SPLITS}
     for label, topic in enumerate(LABEL_NAMES):
-        chosen = sorted(by_topic[topic], key=stable_order)[:per_class]
+        chosen = sorted(by_topic[topic], key=lambda s: stable_order(s, "choose"))[:per_class]
         splits["validation"] += [(s, label) for s in chosen[:num_validation]]
         splits["train"] += [(s, label) for s in chosen[num_validation:]]
     result = {}
     for split, examples in splits.items():
-        examples.sort(key=lambda example: stable_order(example[0]))
+        examples.sort(key=lambda example: stable_order(example[0], "mix"))
         result[split] = ([s for s, _ in examples], [label for _, label in examples])
     return result

@@ -1,0 +1,91 @@
+"""The embedded default data: offline, deterministic, balanced, labels carried by words."""
+
+import collections
+import os
+import subprocess
+import sys
+import zlib
+
+import pytest
+import tensorflow as tf
+
+from keras_bert_impl.data import embedded
+from keras_bert_impl.data.embedded import (
+    LABEL_NAMES,
+    embedded_classification,
+    embedded_pretraining_documents,
+    embedded_texts,
+)
+
+
+def classification(split):
+    dataset, names = embedded_classification(split)
+    texts, labels = [], []
+    for example in dataset:
+        texts.append(example["text"].numpy().decode("utf-8"))
+        labels.append(int(example["label"].numpy()))
+    return texts, labels, names
+
+
+def test_pretraining_corpus_is_thousands_of_clean_sentences():
+    texts = embedded_texts()
+    assert 3000 <= len(texts) <= 10000
+    assert all(s == " ".join(s.split()) and s for s in texts)
+    assert not any(s.startswith(">>>") for s in texts)
+    documents = [doc.numpy() for doc in embedded_pretraining_documents()]
+    assert len(documents) >= 100
+    assert all(len(doc) > 0 for doc in documents)
+    assert [s.decode("utf-8") for doc in documents for s in doc] == texts
+
+
+def test_classification_is_balanced_and_split_without_overlap():
+    train_texts, train_labels, names = classification("train")
+    validation_texts, validation_labels, _ = classification("validation")
+    assert names == LABEL_NAMES == ["containers", "files", "network", "text"]
+    train_counts = collections.Counter(train_labels)
+    validation_counts = collections.Counter(validation_labels)
+    assert set(train_counts.values()) == {len(train_labels) // 4}
+    assert set(validation_counts.values()) == {len(validation_labels) // 4}
+    assert 1000 <= len(train_labels) <= 2000 and len(validation_labels) * 4 == len(train_labels)
+    assert not set(train_texts) & set(validation_texts)
+    # The training order mixes classes, so a plain take(n) is not one class.
+    assert len(set(train_labels[:20])) == 4
+
+
+def test_labels_follow_topic_words():
+    texts, labels, names = classification("train")
+    cues = {"files": "file", "network": "message", "containers": "queue", "text": "string"}
+    for name, word in cues.items():
+        with_word = [label for text, label in zip(texts, labels) if word in text.lower().split()]
+        most_common = collections.Counter(with_word).most_common(1)[0][0]
+        assert names[most_common] == name, (word, collections.Counter(with_word))
+
+
+def fingerprint():
+    train_texts, train_labels = embedded._labelled_sentences()["train"]
+    return f"{zlib.crc32('|'.join(embedded_texts() + train_texts).encode())} {sum(train_labels)}"
+
+
+def test_same_data_in_a_fresh_process_with_another_hash_seed():
+    code = "from tests.data.test_embedded import fingerprint; print(fingerprint())"
+    env = dict(os.environ, PYTHONHASHSEED="12345", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert result.stdout.strip() == fingerprint()
+
+
+def test_unknown_split_is_an_error():
+    message = r"no split 'test'; expected one of \['train', 'validation'\]"
+    with pytest.raises(ValueError, match=message):
+        embedded_classification("test")
+
+
+def test_element_specs_match_the_source_functions():
+    assert embedded_pretraining_documents().element_spec == tf.TensorSpec([None], tf.string)
+    dataset, _ = embedded_classification("train")
+    assert dataset.element_spec == {
+        "text": tf.TensorSpec([], tf.string),
+        "label": tf.TensorSpec([], tf.int32),
+    }
+    assert embedded.SPLITS == ("train", "validation")
