@@ -31,11 +31,11 @@ import io
 import json
 import os
 import re
-import uuid
 
 import tensorflow as tf
 
 from keras_bert_impl.data import embedded
+from keras_bert_impl.io_utils import write_text_atomically
 
 TFDS_PREFIX = "tfds:"
 EMBEDDED_SOURCE = "embedded"
@@ -186,13 +186,7 @@ def save_label_names(path, names):
     >>> save_label_names("/tmp/model/labels.json", ["negative", "positive"])
     """
     names = _checked_label_names(names, f"label names for {path}")
-    directory = os.path.dirname(path)
-    if directory:
-        tf.io.gfile.makedirs(directory)
-    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-    with tf.io.gfile.GFile(temporary, "w") as file:
-        file.write(json.dumps(names, indent=2, ensure_ascii=False) + "\n")
-    tf.io.gfile.rename(temporary, path, overwrite=True)
+    write_text_atomically(path, json.dumps(names, indent=2, ensure_ascii=False) + "\n")
 
 
 def load_label_names(path):
