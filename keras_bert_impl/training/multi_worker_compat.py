@@ -5,7 +5,8 @@ MultiWorkerMirroredStrategy spans more than one worker, in two places of
 keras/src/backend/tensorflow/trainer.py (two workers on 127.0.0.1, one CPU
 each, TensorFlow 2.21):
 
-1. keras#20585. `TensorFlowTrainer._maybe_symbolic_build` reduces the first
+1. keras#20585 (trainer.py:731). `TensorFlowTrainer._maybe_symbolic_build`,
+   called by `fit` and `evaluate` before the first step, reduces the first
    distributed batch with `strategy.reduce("MEAN", batch, axis=None)` only to
    learn its shapes and dtypes. Under MultiWorkerMirroredStrategy that eager
    reduce hands the `PerReplica` batch to the collective ops, which fail:
@@ -17,9 +18,9 @@ each, TensorFlow 2.21):
    Fix: build from the local value of the first replica instead; a symbolic
    build only needs shapes and dtypes.
 
-2. tensorflow#72388. `reduce_per_replica(..., reduction="auto")` reduces the
-   step's logs (loss and metric results, all scalars) under a multi-worker
-   strategy with `strategy.reduce("MEAN", value, axis=0)`; axis 0 of a scalar
+2. tensorflow#72388 (trainer.py:841). `reduce_per_replica(..., "auto")`
+   reduces the step's logs (loss and metric results, all scalars) under a
+   multi-worker strategy with `strategy.reduce("MEAN", value, axis=0)`; axis 0 of a scalar
    does not exist:
 
        ValueError: Invalid reduction dimension 0 for input with 0

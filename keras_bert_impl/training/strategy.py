@@ -282,9 +282,9 @@ def per_worker_dir(base_dir, strategy):
 
 def _task_of(strategy):
     """(task type, task index) of this process, (None, None) outside a cluster."""
-    resolver = getattr(strategy, "cluster_resolver", None)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return None, None
+    resolver = strategy.cluster_resolver
     if resolver is None or not resolver.task_type:
         return None, None
     return resolver.task_type, resolver.task_id
