@@ -37,7 +37,7 @@ def examples_of(dataset):
 
 
 def test_text_file_is_read_as_blank_line_separated_documents(tmp_path):
-    text = "First one.\n  Second one.  \n\n\n\nOther doc.\r\nLast line"
+    text = "\n \nFirst one.\n  Second one.  \n\n\n\nOther doc.\r\nLast line"
     path = write(tmp_path / "corpus.txt", text)
     dataset = pretraining_documents(str(path))
     assert dataset.element_spec == tf.TensorSpec([None], tf.string)
