@@ -2,6 +2,7 @@
 
 import collections
 import os
+import pathlib
 import subprocess
 import sys
 import zlib
@@ -70,7 +71,8 @@ def test_same_data_in_a_fresh_process_with_another_hash_seed():
     code = "from tests.data.test_embedded import fingerprint; print(fingerprint())"
     env = dict(os.environ, PYTHONHASHSEED="12345", TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+        cwd=pathlib.Path(__file__).parents[2],  # the repository root, where `tests` imports
     )
     assert result.stdout.strip() == fingerprint()
 
