@@ -1,10 +1,11 @@
-"""Training data: where text comes from (sources) and the embedded default corpus."""
+"""Training data: where text comes from (sources, the embedded default) and the tf.data pipelines."""
 
 from keras_bert_impl.data.embedded import (
     embedded_classification,
     embedded_pretraining_documents,
     embedded_texts,
 )
+from keras_bert_impl.data.pipelines import classification_dataset, pretraining_dataset
 from keras_bert_impl.data.sources import (
     classification_examples,
     load_label_names,
