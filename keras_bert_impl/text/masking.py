@@ -5,10 +5,9 @@ so positions index the packed sequence. For each row:
 
 * the number to predict is min(max_predictions, max(1, round(15% of the
   maskable tokens))), maskable meaning not [PAD], [UNK], [CLS], [SEP], [MASK];
-* tokens (or whole words: a piece plus the "##" pieces after it) are drawn in
-  random order until that budget is met; a word that would overflow it ends
-  the draw (original BERT skips it and tries the next one, which can only
-  differ when whole_word=True);
+* tokens (or whole words: a piece plus the "##" pieces after it) are taken
+  in random order while they fit that budget; a word that would overflow it
+  is skipped (original BERT's rule);
 * each chosen token becomes [MASK] 80% of the time, a random non-special
   token 10%, and stays 10%.
 
@@ -196,15 +195,21 @@ class _BudgetedRandomSelector(tf_text.RandomItemSelector):
         keys = tf.where(selectable, keys, 2.0)
         order = tf.argsort(tf.cast(word_rows, tf.float64) * 4.0 + tf.cast(keys, tf.float64))
         shuffled_lengths = tf.gather(tf.where(selectable, word_lengths, 0), order)
-        running_total = tf.cumsum(shuffled_lengths)
-        row_start_total = tf.gather(
-            tf.concat([[0], running_total], 0), input_ids.row_splits[:-1]
+        # BERT's greedy pass: in shuffled order, take each word that still
+        # fits the row's budget and skip those that do not.
+        shuffled = tf.RaggedTensor.from_row_splits(shuffled_lengths, input_ids.row_splits)
+
+        def take_if_fits(total, lengths):
+            return tf.where(total + lengths <= budget, total + lengths, total)
+
+        totals = tf.scan(
+            take_if_fits, tf.transpose(shuffled.to_tensor()), initializer=tf.zeros_like(budget)
         )
-        shuffled_rows = tf.gather(word_rows, order)
-        within_budget = running_total - tf.gather(row_start_total, shuffled_rows) <= tf.gather(
-            budget, shuffled_rows
+        previous = tf.concat([tf.zeros_like(totals[:1]), totals[:-1]], axis=0)
+        taken = tf.RaggedTensor.from_tensor(
+            tf.transpose(totals > previous), lengths=input_ids.row_lengths()
         )
-        chosen_shuffled = within_budget & tf.gather(selectable, order)
+        chosen_shuffled = taken.flat_values & tf.gather(selectable, order)
         chosen = tf.scatter_nd(
             order[:, None], chosen_shuffled, tf.shape(word_lengths, out_type=tf.int32)
         )
