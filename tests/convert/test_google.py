@@ -1,0 +1,226 @@
+"""Original Google BERT checkpoints: names and shapes of the TF1 release, checked
+against transformers on the same random weights."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import keras_bert_impl as kbi  # noqa: E402
+from keras_bert_impl.convert.google import infer_lowercase  # noqa: E402
+
+HF_CONFIG = dict(
+    vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    intermediate_size=37, max_position_embeddings=64, type_vocab_size=2,
+    hidden_act="gelu",
+)
+
+
+def _random_hf_model(seed=0):
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **HF_CONFIG
+    )
+    model = transformers.BertForPreTraining(config).eval()
+    # Biases and LayerNorms start at 0/1; randomise them so a swap would show.
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    return model
+
+
+def _google_name(hf_name):
+    """The TF1 release name of a transformers tensor, and whether to transpose.
+
+    Written out rule by rule from Google's modeling.py / run_pretraining.py
+    variable scopes, independently of keras_bert_impl's naming scheme.
+    """
+    name = hf_name.replace(".", "/")
+    name = name.replace("encoder/layer/", "encoder/layer_")
+    if name.startswith("cls/seq_relationship/"):
+        # Google: output_weights [2, hidden], the same layout as torch.
+        return name.replace("/weight", "/output_weights").replace("/bias", "/output_bias"), False
+    if name == "cls/predictions/bias":
+        return "cls/predictions/output_bias", False
+    if "LayerNorm" in name:
+        return name.replace("/weight", "/gamma").replace("/bias", "/beta"), False
+    if "embeddings/" in name and name.endswith("_embeddings/weight"):
+        return name[: -len("/weight")], False
+    if name.endswith("/weight"):
+        return name[: -len("/weight")] + "/kernel", True  # TF kernels are [in, out]
+    return name, False
+
+
+def _google_tensors(hf_model):
+    tensors = {}
+    for hf_name, tensor in hf_model.state_dict().items():
+        if hf_name.startswith("cls.predictions.decoder"):
+            continue  # tied to the word embeddings / an alias of the bias
+        name, transpose = _google_name(hf_name)
+        array = tensor.numpy()
+        tensors[name] = array.T if transpose else array
+    return tensors
+
+
+def _write_tf1_checkpoint(prefix, tensors, with_optimizer_state=True):
+    """Writes a checkpoint as tf.compat.v1.train.Saver does, names exactly as given."""
+    tensors = {name: tf.constant(value) for name, value in tensors.items()}
+    if with_optimizer_state:
+        # run_pretraining.py checkpoints also hold AdamWeightDecay slots and the step.
+        for name in list(tensors):
+            tensors[name + "/adam_m"] = tf.zeros_like(tensors[name])
+            tensors[name + "/adam_v"] = tf.ones_like(tensors[name])
+        tensors["global_step"] = tf.constant(1000000, tf.int64)
+    names = sorted(tensors)
+    tf.raw_ops.SaveV2(
+        prefix=str(prefix),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[tensors[n] for n in names],
+    )
+
+
+def write_google_release(folder, hf_model, tensors=None):
+    folder.mkdir(parents=True)
+    config = {k: v for k, v in hf_model.config.to_dict().items() if k in HF_CONFIG}
+    config.update(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, initializer_range=0.02)
+    (folder / "bert_config.json").write_text(json.dumps(config))
+    _write_tf1_checkpoint(folder / "bert_model.ckpt", tensors or _google_tensors(hf_model))
+    return folder
+
+
+def _batch(seed=1):
+    rng = np.random.default_rng(seed)
+    token_ids = rng.integers(0, HF_CONFIG["vocab_size"], size=(3, 12)).astype("int32")
+    segment_ids = np.zeros_like(token_ids)
+    segment_ids[:, 6:] = 1
+    padding_mask = np.ones_like(token_ids)
+    padding_mask[1, 9:] = 0
+    padding_mask[2, 4:] = 0
+    mask_positions = np.array([[1, 5, 7], [0, 2, 8], [3, 1, 2]], dtype="int32")
+    return dict(token_ids=token_ids, segment_ids=segment_ids,
+                padding_mask=padding_mask, mask_positions=mask_positions)
+
+
+def _hf_outputs(model, batch):
+    with torch.no_grad():
+        out = model.bert(
+            input_ids=torch.tensor(batch["token_ids"], dtype=torch.long),
+            token_type_ids=torch.tensor(batch["segment_ids"], dtype=torch.long),
+            attention_mask=torch.tensor(batch["padding_mask"], dtype=torch.long),
+        )
+        mlm, nsp = model.cls(out.last_hidden_state, out.pooler_output)
+    rows = np.arange(len(batch["mask_positions"]))[:, None]
+    return {
+        "sequence_output": out.last_hidden_state.numpy(),
+        "pooled_output": out.pooler_output.numpy(),
+        "mlm": mlm.numpy()[rows, batch["mask_positions"]],
+        "nsp": nsp.numpy(),
+    }
+
+
+def _encoder_inputs(batch):
+    return {k: batch[k] for k in ("token_ids", "segment_ids", "padding_mask")}
+
+
+def _max_errors(ours, reference):
+    return {k: float(np.abs(np.asarray(v) - reference[k]).max()) for k, v in ours.items()}
+
+
+def test_release_names_cover_every_transformers_tensor():
+    names = set(_google_tensors(_random_hf_model()))
+    assert "bert/encoder/layer_1/attention/self/query/kernel" in names
+    assert "bert/embeddings/word_embeddings" in names
+    assert "bert/embeddings/LayerNorm/gamma" in names
+    assert "cls/predictions/transform/dense/kernel" in names
+    assert "cls/seq_relationship/output_weights" in names
+    # 5 embedding tensors, 16 per layer, 2 pooler, 5 MLM, 2 NSP.
+    assert len(names) == 5 + 16 * 2 + 2 + 5 + 2
+
+
+def test_pretrainer_matches_transformers(tmp_path):
+    hf_model = _random_hf_model()
+    folder = write_google_release(tmp_path / "uncased_L-2_H-32_A-4", hf_model)
+    pretrainer = kbi.load_google_checkpoint(str(folder))
+    assert pretrainer.nsp
+    batch = _batch()
+    outputs = {
+        **pretrainer.predict_on_batch(batch),
+        **pretrainer.backbone.predict_on_batch(_encoder_inputs(batch)),
+    }
+    errors = _max_errors(outputs, _hf_outputs(hf_model, batch))
+    print("google -> keras vs transformers:", errors)
+    assert max(errors.values()) < 1e-5, errors
+
+
+def test_backbone_only(tmp_path):
+    hf_model = _random_hf_model(seed=2)
+    folder = write_google_release(tmp_path / "release", hf_model)
+    backbone = kbi.load_google_checkpoint(str(folder / "bert_model.ckpt"), heads=False)
+    assert isinstance(backbone, kbi.BertBackbone)
+    batch = _batch()
+    errors = _max_errors(
+        backbone.predict_on_batch(_encoder_inputs(batch)), _hf_outputs(hf_model, batch)
+    )
+    assert max(errors.values()) < 1e-5, errors
+
+
+def test_unknown_tensor_is_an_error_naming_it(tmp_path):
+    hf_model = _random_hf_model()
+    tensors = _google_tensors(hf_model)
+    tensors["output_weights"] = np.zeros((3, 32), "float32")  # a classifier head
+    folder = write_google_release(tmp_path / "release", hf_model, tensors)
+    with pytest.raises(ValueError, match=r"\['output_weights'\]"):
+        kbi.load_google_checkpoint(str(folder))
+
+
+def test_missing_tensor_is_an_error_naming_it(tmp_path):
+    hf_model = _random_hf_model()
+    tensors = _google_tensors(hf_model)
+    del tensors["bert/encoder/layer_1/attention/output/LayerNorm/beta"]
+    folder = write_google_release(tmp_path / "release", hf_model, tensors)
+    with pytest.raises(ValueError, match="layer_1/attention/output/LayerNorm/beta"):
+        kbi.load_google_checkpoint(str(folder))
+
+
+def test_missing_files_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="bert_model.ckpt.index"):
+        kbi.load_google_checkpoint(str(tmp_path))
+    _write_tf1_checkpoint(tmp_path / "bert_model.ckpt", {"global_step": np.int64(1)})
+    with pytest.raises(FileNotFoundError, match="bert_config.json"):
+        kbi.load_google_checkpoint(str(tmp_path))
+
+
+def test_save_writes_the_release_names_and_round_trips(tmp_path):
+    hf_model = _random_hf_model(seed=4)
+    source = write_google_release(tmp_path / "source", hf_model)
+    pretrainer = kbi.load_google_checkpoint(str(source))
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("[PAD]\n[UNK]\n")
+    kbi.save_google_checkpoint(pretrainer, str(tmp_path / "exported"), vocab_file=str(vocab))
+
+    reader = tf.train.load_checkpoint(str(tmp_path / "exported" / "bert_model.ckpt"))
+    expected = _google_tensors(hf_model)
+    assert reader.get_variable_to_shape_map() == {k: list(v.shape) for k, v in expected.items()}
+    for name, value in expected.items():
+        np.testing.assert_allclose(reader.get_tensor(name), value, atol=1e-7, err_msg=name)
+    assert (tmp_path / "exported" / "vocab.txt").read_text() == "[PAD]\n[UNK]\n"
+    with pytest.raises(FileExistsError):
+        kbi.save_google_checkpoint(pretrainer, str(tmp_path / "exported"))
+
+
+def test_infer_lowercase(tmp_path):
+    assert infer_lowercase(str(tmp_path / "uncased_L-12_H-768_A-12"))
+    assert not infer_lowercase(str(tmp_path / "multi_cased_L-12_H-768_A-12"))
+    folder = tmp_path / "chinese_L-12_H-768_A-12"
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\nthe\n##s\n")
+    assert infer_lowercase(str(folder))
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\nThe\n")
+    assert not infer_lowercase(str(folder))
+    with pytest.raises(FileNotFoundError, match="--lowercase or --cased"):
+        infer_lowercase(str(tmp_path / "my_model"))
