@@ -20,3 +20,7 @@ from keras_bert_impl.convert import (  # noqa: E402
     load_huggingface_pretrainer,
     save_huggingface,
 )
+from keras_bert_impl.convert import (  # noqa: E402
+    load_google_checkpoint,
+    save_google_checkpoint,
+)
