@@ -1,0 +1,171 @@
+"""pretraining_dataset and classification_dataset: structure and properties."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_bert_impl.data.pipelines import classification_dataset, pretraining_dataset
+from keras_bert_impl.text import Tokenizer
+
+DOCUMENTS, SENTENCES, WORDS = 24, 6, 4
+
+
+def _word(document, sentence, position):
+    return f"d{document}s{sentence}w{position}"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    words = [
+        _word(d, s, w) for d in range(DOCUMENTS) for s in range(SENTENCES) for w in range(WORDS)
+    ]
+    return Tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + words)
+
+
+def _documents():
+    texts = [
+        [" ".join(_word(d, s, w) for w in range(WORDS)) + " ." for s in range(SENTENCES)]
+        for d in range(DOCUMENTS)
+    ]
+    return tf.data.Dataset.from_generator(
+        lambda: iter(texts), output_signature=tf.TensorSpec([None], tf.string)
+    )
+
+
+def _origin(tokenizer, token_id):
+    """(document, sentence) a token id came from, None for specials and '.'."""
+    token = tokenizer.vocabulary[token_id]
+    if not token.startswith("d"):
+        return None
+    document, rest = token[1:].split("s")
+    return int(document), int(rest.split("w")[0])
+
+
+def _epoch(dataset):
+    return [tf.nest.map_structure(lambda t: t.numpy(), batch) for batch in dataset]
+
+
+def test_pretraining_batches_follow_the_contract(tokenizer):
+    dataset = pretraining_dataset(
+        _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=5, nsp=True, seed=1
+    )
+    x, y, sample_weight = dataset.element_spec
+    assert sorted(x) == ["mask_positions", "padding_mask", "segment_ids", "token_ids"]
+    for name in ("token_ids", "segment_ids", "padding_mask"):
+        assert x[name].shape.as_list() == [8, 32] and x[name].dtype == tf.int32
+    assert x["mask_positions"].shape.as_list() == [8, 5]
+    assert y["mlm"].shape.as_list() == [8, 5] and y["mlm"].dtype == tf.int32
+    assert y["nsp"].shape.as_list() == [8] and y["nsp"].dtype == tf.int32
+    assert sample_weight["mlm"].dtype == tf.float32 and sample_weight["nsp"].shape.as_list() == [8]
+
+    batches = _epoch(dataset)
+    labels = np.concatenate([y["nsp"] for _, y, _ in batches])
+    assert 0.3 < labels.mean() < 0.7, labels.mean()
+    for x, y, w in batches:
+        for row in range(8):
+            ids, segments = x["token_ids"][row].copy(), x["segment_ids"][row]
+            real = x["padding_mask"][row] == 1
+            # Labels sit at the masked positions of the packed sequence;
+            # putting them back undoes random replacements.
+            positions = x["mask_positions"][row][w["mlm"][row] > 0]
+            assert (positions > 0).all() and real[positions].all()
+            ids[positions] = y["mlm"][row][w["mlm"][row] > 0]
+            assert tokenizer.mask_id not in ids
+            a_origin = {_origin(tokenizer, i) for i in ids[real & (segments == 0)]} - {None}
+            b_origin = {_origin(tokenizer, i) for i in ids[real & (segments == 1)]} - {None}
+            a_docs, b_docs = {d for d, _ in a_origin}, {d for d, _ in b_origin}
+            assert len(a_docs) == 1
+            if y["nsp"][row] == 1:  # NotNext: B from another document
+                assert b_docs and not b_docs & a_docs
+            else:  # IsNext: B continues A in the same document
+                assert b_docs == a_docs
+                assert min(s for _, s in b_origin) == max(s for _, s in a_origin) + 1
+
+
+def test_pretraining_without_nsp_uses_one_segment(tokenizer):
+    dataset = pretraining_dataset(
+        _documents(), tokenizer, seq_len=24, batch_size=4, max_predictions=4, seed=2
+    )
+    x, y, w = next(iter(dataset))
+    assert sorted(y) == ["mlm"] and sorted(w) == ["mlm"]
+    assert (x["segment_ids"].numpy() == 0).all()
+
+
+def test_masks_change_each_epoch_and_are_reproducible(tokenizer):
+    def build():
+        return pretraining_dataset(
+            _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=5,
+            nsp=True, whole_word_masking=True, seed=3, shuffle=False,
+        )
+
+    dataset = build()
+    first, second = _epoch(dataset), _epoch(dataset)
+    # Same segments in the same order (shuffle=False, cached), new masks.
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a[0]["segment_ids"], b[0]["segment_ids"])
+        np.testing.assert_array_equal(a[1]["nsp"], b[1]["nsp"])
+    assert any(
+        (a[0]["mask_positions"] != b[0]["mask_positions"]).any() for a, b in zip(first, second)
+    )
+    replay = build()
+    for a, b in zip(first + second, _epoch(replay) + _epoch(replay)):
+        tf.nest.map_structure(np.testing.assert_array_equal, a, b)
+
+
+def test_shuffle_is_seeded(tokenizer):
+    def first_batch(seed):
+        dataset = pretraining_dataset(
+            _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=5, seed=seed
+        )
+        return next(iter(dataset))[0]["segment_ids"].numpy()
+
+    np.testing.assert_array_equal(first_batch(4), first_batch(4))
+
+
+def _examples(pair):
+    texts = [" ".join(_word(0, 0, w) for w in range(n)) for n in range(1, 40)]
+    data = {"text": texts, "label": np.arange(len(texts), dtype=np.int32) % 3}
+    if pair:
+        data["text_b"] = texts[::-1]
+    return tf.data.Dataset.from_tensor_slices(data)
+
+
+def test_classification_static_shapes_and_pairs(tokenizer):
+    dataset = classification_dataset(
+        _examples(pair=True), tokenizer, seq_len=16, batch_size=4, shuffle=True, seed=1,
+        drop_remainder=True,
+    )
+    x, y = dataset.element_spec
+    assert all(spec.shape.as_list() == [4, 16] for spec in x.values())
+    assert y.shape.as_list() == [4] and y.dtype == tf.int32
+    batches = _epoch(dataset)
+    assert len(batches) == 39 // 4
+    x, y = batches[0]
+    assert set(np.unique(x["segment_ids"])) == {0, 1}
+    assert (x["token_ids"][:, 0] == tokenizer.cls_id).all()
+    labels = np.concatenate([y for _, y in batches])
+    assert sorted(labels) != list(labels)  # shuffled
+    again = np.concatenate([y for _, y in _epoch(dataset)])
+    assert (labels != again).any()  # reshuffled each epoch
+
+
+def test_classification_length_buckets(tokenizer):
+    dataset = classification_dataset(
+        _examples(pair=False), tokenizer, seq_len=64, batch_size=4, shuffle=False,
+        bucket_by_length=True,
+    )
+    seen = 0
+    for x, y in dataset:
+        length = x["token_ids"].shape[1]
+        assert length in (16, 32, 64)
+        real = x["padding_mask"].numpy().sum(axis=1)
+        assert real.max() <= length and (length == 16 or real.min() > length // 2)
+        seen += len(y)
+    assert seen == 39
+
+
+def test_classification_rejects_wrong_elements(tokenizer):
+    with pytest.raises(ValueError, match='"text", "label"'):
+        classification_dataset(
+            tf.data.Dataset.from_tensor_slices(["a"]), tokenizer, seq_len=8, batch_size=2
+        )
