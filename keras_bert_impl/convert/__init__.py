@@ -6,3 +6,9 @@ from keras_bert_impl.convert.huggingface import (
     load_huggingface_pretrainer,
     save_huggingface,
 )
+from keras_bert_impl.convert.keras_hub import (
+    from_keras_hub,
+    load_keras_hub_preset,
+    save_keras_hub_preset,
+    to_keras_hub,
+)

@@ -1,0 +1,145 @@
+"""keras-hub BERT <-> this package, with random weights, both ways."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+keras_hub = pytest.importorskip("keras_hub")
+
+import keras_bert_impl as kbi  # noqa: E402
+from keras_bert_impl.convert.keras_hub import (  # noqa: E402
+    from_keras_hub,
+    load_keras_hub_preset,
+    save_keras_hub_preset,
+    to_keras_hub,
+)
+
+SIZES = dict(vocabulary_size=53, num_layers=2, num_heads=4, hidden_dim=32,
+             intermediate_dim=48, max_sequence_length=24, num_segments=2, dropout=0.0)
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(48)]
+
+
+def _randomise(model, seed):
+    # Initial biases and LayerNorms are 0/1; make every variable distinct so
+    # that a swapped mapping would show.
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        variable.assign(
+            np.asarray(variable.numpy()) + rng.normal(0, 0.05, variable.shape).astype("float32")
+        )
+    return model
+
+
+def _hub_masked_lm(seed=0):
+    return _randomise(keras_hub.models.BertMaskedLM(keras_hub.models.BertBackbone(**SIZES)), seed)
+
+
+def _batch(seed=1):
+    rng = np.random.default_rng(seed)
+    token_ids = rng.integers(0, SIZES["vocabulary_size"], size=(3, 10)).astype("int32")
+    segment_ids = np.zeros_like(token_ids)
+    segment_ids[:, 5:] = 1
+    padding_mask = np.ones_like(token_ids)
+    padding_mask[1, 7:] = 0
+    padding_mask[2, 3:] = 0
+    mask_positions = np.array([[1, 5, 6], [0, 2, 4], [2, 1, 0]], dtype="int32")
+    return dict(token_ids=token_ids, segment_ids=segment_ids,
+                padding_mask=padding_mask, mask_positions=mask_positions)
+
+
+def _encoder_inputs(batch):
+    return {k: batch[k] for k in ("token_ids", "segment_ids", "padding_mask")}
+
+
+def _max_error(a, b):
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
+
+
+def test_backbone_from_keras_hub_and_back():
+    hub_backbone = _randomise(keras_hub.models.BertBackbone(**SIZES), seed=0)
+    backbone = from_keras_hub(hub_backbone)
+    assert backbone.config.hidden_act == "gelu_approximate"
+    assert backbone.config.layer_norm_eps == 1e-12
+    inputs = _encoder_inputs(_batch())
+    expected = hub_backbone.predict_on_batch(inputs)
+    ours = backbone.predict_on_batch(inputs)
+    errors = {k: _max_error(ours[k], expected[k]) for k in expected}
+    print("keras-hub backbone -> keras:", errors)
+    assert max(errors.values()) < 1e-5, errors
+
+    hub_again = to_keras_hub(backbone)
+    for a, b in zip(hub_backbone.weights, hub_again.weights):
+        assert a.path == b.path
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    again = hub_again.predict_on_batch(inputs)
+    print("keras -> keras-hub backbone:", {k: _max_error(again[k], expected[k]) for k in expected})
+
+
+def test_masked_lm_from_keras_hub_and_back():
+    hub_masked_lm = _hub_masked_lm()
+    pretrainer = from_keras_hub(hub_masked_lm)
+    assert isinstance(pretrainer, kbi.BertPretrainer) and not pretrainer.nsp
+    batch = _batch()
+    expected = hub_masked_lm.predict_on_batch(batch)
+    mlm = pretrainer.predict_on_batch(batch)["mlm"]
+    error = _max_error(mlm, expected)
+    # keras-hub's MLM head uses the exact GELU and LayerNorm epsilon 1e-5;
+    # ours follows the backbone (approximate GELU, 1e-12): close, not equal.
+    print("keras-hub masked LM -> keras, MLM logits max |diff|:", error,
+          "of logit scale", float(np.abs(expected).max()))
+    assert error < 1e-2
+    assert (mlm.argmax(-1) == expected.argmax(-1)).all()
+
+    with warnings.catch_warnings():
+        # Nothing changes on the way back: no "Converting to keras-hub changes" warning.
+        warnings.filterwarnings("error", message="Converting to keras-hub")
+        hub_again = to_keras_hub(pretrainer)
+    for a, b in zip(hub_masked_lm.weights, hub_again.weights):
+        assert a.path == b.path
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    assert _max_error(hub_again.predict_on_batch(batch), expected) == 0.0
+
+
+def test_erf_gelu_model_to_keras_hub_warns_and_differs_slightly():
+    config = kbi.BertConfig(vocab_size=53, hidden_size=32, num_layers=2, num_heads=4,
+                            intermediate_size=48, max_position_embeddings=24,
+                            hidden_dropout=0.0, attention_dropout=0.0)
+    pretrainer = kbi.BertPretrainer(kbi.bert_backbone(config), nsp=True)
+    _randomise(pretrainer, seed=3)
+    with pytest.warns(UserWarning, match="approximate GELU.*NSP head"):
+        hub_masked_lm = to_keras_hub(pretrainer)
+    batch = _batch()
+    ours = pretrainer.backbone.predict_on_batch(_encoder_inputs(batch))
+    theirs = hub_masked_lm.backbone.predict_on_batch(_encoder_inputs(batch))
+    error = _max_error(ours["sequence_output"], theirs["sequence_output"])
+    print("erf-GELU keras -> keras-hub, sequence_output max |diff|:", error)
+    assert 0 < error < 1e-2
+
+
+def test_preset_folder_round_trip(tmp_path):
+    pretrainer = from_keras_hub(_hub_masked_lm(seed=5))
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(VOCAB) + "\n")
+    save_keras_hub_preset(pretrainer, str(tmp_path / "preset"), str(vocab), lowercase=False)
+    loaded, vocab_file, lowercase = load_keras_hub_preset(str(tmp_path / "preset"))
+    assert isinstance(loaded, kbi.BertPretrainer)
+    assert open(vocab_file).read().split() == VOCAB
+    assert lowercase is False
+    for a, b in zip(pretrainer.weights, loaded.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(FileExistsError):
+        save_keras_hub_preset(pretrainer, str(tmp_path / "preset"))
+
+
+def test_backbone_preset_saved_by_keras_hub(tmp_path):
+    hub_backbone = _randomise(keras_hub.models.BertBackbone(**SIZES), seed=6)
+    hub_backbone.save_to_preset(str(tmp_path / "preset"))
+    backbone, vocab_file, lowercase = load_keras_hub_preset(str(tmp_path / "preset"))
+    assert isinstance(backbone, kbi.BertBackbone)
+    assert vocab_file is None and lowercase is None
+    inputs = _encoder_inputs(_batch())
+    expected = hub_backbone.predict_on_batch(inputs)["sequence_output"]
+    assert _max_error(backbone.predict_on_batch(inputs)["sequence_output"], expected) < 1e-5
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_keras_hub_preset(str(tmp_path))
