@@ -24,3 +24,9 @@ from keras_bert_impl.convert import (  # noqa: E402
     load_google_checkpoint,
     save_google_checkpoint,
 )
+from keras_bert_impl.convert import (  # noqa: E402
+    from_keras_hub,
+    load_keras_hub_preset,
+    save_keras_hub_preset,
+    to_keras_hub,
+)
