@@ -1,0 +1,263 @@
+"""The Python face of a trained model: fill in masks, classify, embed texts.
+
+Each function takes a model and the `Tokenizer` it was trained with
+(`load_model_dir` returns both), tokenizes and packs the texts as training
+did ([CLS] A [SEP] (B [SEP]), padding to the longest text of the batch) and
+returns plain Python values.
+
+Example:
+
+>>> loaded = load_model_dir("runs/pretrain")  # doctest: +SKIP
+>>> fill_mask(loaded.model, loaded.tokenizer, "Paris is the [MASK] of France.")  # doctest: +SKIP
+[[{'token': 'capital', 'token_id': 3007, 'probability': 0.97}, ...]]
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_impl.text import SegmentPacker
+from keras_bert_impl.text.vocab import MASK_TOKEN
+
+
+def _as_list(text_or_texts):
+    """(texts, whether a single text was given)."""
+    if isinstance(text_or_texts, (str, bytes)):
+        return [text_or_texts], True
+    texts = list(text_or_texts)
+    if not texts:
+        raise ValueError("Expected at least one text, got an empty list.")
+    return texts, False
+
+
+def _batches(items, batch_size):
+    for start in range(0, len(items), batch_size):
+        yield items[start : start + batch_size]
+
+
+def _token_lists(tokenizer, texts):
+    return tokenizer(tf.constant(texts, dtype=tf.string)).to_list()
+
+
+def _ragged(lists):
+    flat = np.fromiter((i for ids in lists for i in ids), dtype="int32")
+    return tf.RaggedTensor.from_row_lengths(flat, [len(ids) for ids in lists])
+
+
+def _pack(tokenizer, segments_a, segments_b, max_len):
+    """Packs token lists, padded to the longest (at most `max_len`)."""
+    if segments_b is None:
+        lengths, specials = [len(a) for a in segments_a], 2
+    else:
+        lengths, specials = [len(a) + len(b) for a, b in zip(segments_a, segments_b)], 3
+    packer = SegmentPacker.from_tokenizer(tokenizer, min(max_len, max(lengths) + specials))
+    if segments_b is None:
+        return packer(_ragged(segments_a))
+    return packer(_ragged(segments_a), _ragged(segments_b))
+
+
+def _backbone_config(model):
+    return getattr(model, "backbone", model).config
+
+
+def _tokenize_with_masks(tokenizer, text):
+    """Token ids of `text` with each literal "[MASK]" as the mask id.
+
+    The tokenizer splits a literal "[MASK]" into "[", "mask", "]" as original
+    BERT does, so the text is cut at each "[MASK]", the pieces are tokenized
+    and the mask id is put between them.
+    """
+    pieces = text.split(MASK_TOKEN)
+    if len(pieces) == 1:
+        raise ValueError(f"No {MASK_TOKEN} in the text {text!r}; fill_mask needs at least one.")
+    ids = []
+    for index, piece_ids in enumerate(_token_lists(tokenizer, pieces)):
+        if index:
+            ids.append(tokenizer.mask_id)
+        ids.extend(piece_ids)
+    return ids
+
+
+def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32):
+    """Predicts the tokens behind each "[MASK]" in the text(s).
+
+    Args:
+        model: a `BertPretrainer`.
+        tokenizer: the model's `Tokenizer`.
+        text_or_texts: one text or a list of texts, each with one or more
+            literal "[MASK]" (e.g. "the sky is [MASK] .").
+        top_k: how many candidates to return per mask.
+        batch_size: texts per model call.
+
+    Returns:
+        For each text, one list per "[MASK]" (in text order) of `top_k`
+        candidates `{"token", "token_id", "probability"}`, most probable
+        first; for a single text (a string), just that text's list.
+
+    Raises:
+        ValueError: a text has no "[MASK]", or is longer than the model's
+            `max_position_embeddings` once tokenized.
+
+    Example:
+
+    >>> fill_mask(model, tokenizer, "the sky is [MASK] .", top_k=2)  # doctest: +SKIP
+    [[{'token': 'blue', 'token_id': 9, 'probability': 0.91},
+      {'token': 'grey', 'token_id': 17, 'probability': 0.04}]]
+    """
+    if not hasattr(model, "mlm_head"):
+        raise ValueError(
+            f"fill_mask needs a model with a masked-LM head (a BertPretrainer), got "
+            f"{type(model).__name__}."
+        )
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}.")
+    texts, single = _as_list(text_or_texts)
+    max_len = _backbone_config(model).max_position_embeddings
+    token_lists = []
+    for text in texts:
+        ids = _tokenize_with_masks(tokenizer, text)
+        if len(ids) + 2 > max_len:
+            raise ValueError(
+                f"The text {text[:60]!r}... has {len(ids)} tokens; with [CLS] and "
+                f"[SEP] it exceeds max_position_embeddings={max_len}, and a "
+                f"{MASK_TOKEN} could be cut off."
+            )
+        token_lists.append(ids)
+    top_k = min(top_k, tokenizer.vocab_size)
+    results = []
+    for batch in _batches(token_lists, batch_size):
+        inputs = _pack(tokenizer, batch, None, max_len)
+        positions = [np.flatnonzero(row == tokenizer.mask_id) for row in inputs["token_ids"].numpy()]
+        mask_positions = np.zeros((len(batch), max(map(len, positions))), "int32")
+        for row, row_positions in enumerate(positions):
+            mask_positions[row, : len(row_positions)] = row_positions
+        logits = model(
+            {**inputs, "mask_positions": tf.constant(mask_positions)}, training=False
+        )["mlm"]
+        probabilities = tf.nn.softmax(logits).numpy()
+        for row, row_positions in enumerate(positions):
+            results.append(
+                [_top_tokens(tokenizer, probabilities[row, slot], top_k) for slot in range(len(row_positions))]
+            )
+    return results[0] if single else results
+
+
+def _top_tokens(tokenizer, probabilities, top_k):
+    best = np.argsort(-probabilities, kind="stable")[:top_k]
+    return [
+        {
+            "token": tokenizer.vocabulary[i],
+            "token_id": int(i),
+            "probability": float(probabilities[i]),
+        }
+        for i in best
+    ]
+
+
+def _split_pairs(texts):
+    """(first segments, second segments or None) of texts or (a, b) pairs."""
+    pairs = [not isinstance(t, (str, bytes)) for t in texts]
+    if not any(pairs):
+        return list(texts), None
+    if not all(pairs) or any(len(t) != 2 for t in texts):
+        raise ValueError(
+            "Expected every text to be a string, or every text an (a, b) pair; got a mix."
+        )
+    return [a for a, _ in texts], [b for _, b in texts]
+
+
+def _packed_batches(tokenizer, texts, max_len, batch_size):
+    firsts, seconds = _split_pairs(texts)
+    for start in range(0, len(firsts), batch_size):
+        a = _token_lists(tokenizer, firsts[start : start + batch_size])
+        b = None if seconds is None else _token_lists(tokenizer, seconds[start : start + batch_size])
+        yield _pack(tokenizer, a, b, max_len)
+
+
+def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32):
+    """Classifies texts (or text pairs) with a `BertClassifier`.
+
+    Args:
+        model: a `BertClassifier`.
+        tokenizer: the model's `Tokenizer`.
+        text_or_texts: a text, a list of texts, or a list of `(a, b)` pairs;
+            texts longer than `max_position_embeddings` are truncated.
+        label_names: names of the label ids (a model directory's
+            `label_names`); default "0", "1", ...
+        batch_size: texts per model call.
+
+    Returns:
+        For each text, `{"label", "label_id", "probabilities": {name: p}}`;
+        for a single text, just that dict.
+
+    Example:
+
+    >>> classify(model, tokenizer, "a great film", ["neg", "pos"])  # doctest: +SKIP
+    {'label': 'pos', 'label_id': 1, 'probabilities': {'neg': 0.02, 'pos': 0.98}}
+    """
+    num_classes = getattr(model, "num_classes", None)
+    if num_classes is None:
+        raise ValueError(f"classify needs a BertClassifier, got {type(model).__name__}.")
+    label_names = [str(i) for i in range(num_classes)] if label_names is None else list(label_names)
+    if len(label_names) != num_classes:
+        raise ValueError(
+            f"{len(label_names)} label names {label_names} for a classifier with "
+            f"{num_classes} classes."
+        )
+    texts, single = _as_list(text_or_texts)
+    max_len = _backbone_config(model).max_position_embeddings
+    results = []
+    for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
+        probabilities = tf.nn.softmax(model(inputs, training=False)).numpy()
+        for row in probabilities:
+            best = int(row.argmax())
+            results.append(
+                {
+                    "label": label_names[best],
+                    "label_id": best,
+                    "probabilities": {name: float(p) for name, p in zip(label_names, row)},
+                }
+            )
+    return results[0] if single else results
+
+
+POOLINGS = ("pooled", "cls", "mean")
+
+
+def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32):
+    """Fixed-size vectors of texts (or text pairs) from the backbone.
+
+    Args:
+        model: a `BertBackbone` or any model with a `.backbone`.
+        tokenizer: the model's `Tokenizer`.
+        text_or_texts: a text, a list of texts, or a list of `(a, b)` pairs.
+        pooling: "mean" (average of the real tokens' final hidden states),
+            "cls" (the [CLS] hidden state) or "pooled" (BERT's pooled output,
+            trained by NSP).
+        batch_size: texts per model call.
+
+    Returns:
+        float32 numpy array `[num_texts, hidden_size]` (`[hidden_size]` for
+        a single text).
+
+    Example:
+
+    >>> embed(backbone, tokenizer, ["a cat", "a dog"]).shape  # doctest: +SKIP
+    (2, 128)
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling={pooling!r}; expected one of {POOLINGS}.")
+    backbone = getattr(model, "backbone", model)
+    texts, single = _as_list(text_or_texts)
+    vectors = []
+    for inputs in _packed_batches(tokenizer, texts, backbone.config.max_position_embeddings, batch_size):
+        outputs = backbone(inputs, training=False)
+        if pooling == "pooled":
+            vectors.append(outputs["pooled_output"].numpy())
+        elif pooling == "cls":
+            vectors.append(outputs["sequence_output"][:, 0].numpy())
+        else:
+            mask = tf.cast(inputs["padding_mask"], outputs["sequence_output"].dtype)[:, :, None]
+            total = tf.reduce_sum(outputs["sequence_output"] * mask, axis=1)
+            vectors.append((total / tf.reduce_sum(mask, axis=1)).numpy())
+    vectors = np.concatenate(vectors).astype("float32")
+    return vectors[0] if single else vectors
