@@ -30,3 +30,8 @@ from keras_bert_impl.convert import (  # noqa: E402
     save_keras_hub_preset,
     to_keras_hub,
 )
+# Imported here so that a saved model's optimizer schedule deserialises.
+from keras_bert_impl.training.optimization import (  # noqa: E402
+    WarmupLinearDecay,
+    create_optimizer,
+)

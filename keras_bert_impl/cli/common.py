@@ -1,0 +1,100 @@
+"""Flags and set-up shared by the training subcommands (pretrain, finetune, evaluate)."""
+
+import json
+import os
+
+import keras
+
+from keras_bert_impl.io_utils import write_text_atomically
+from keras_bert_impl.training.precision import PRECISIONS, set_precision
+from keras_bert_impl.training.strategy import (
+    STRATEGY_NAMES,
+    check_global_batch_size,
+    get_strategy,
+)
+
+
+def add_run_arguments(parser, seq_len=128, batch_size=32):
+    """Adds --seq-len, --batch-size, --strategy, --precision, --jit-compile, --seed."""
+    parser.add_argument(
+        "--seq-len", type=int, default=seq_len,
+        help=f"tokens per sequence, [CLS] and [SEP] included (default {seq_len}); "
+        "at most the model's max_position_embeddings",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=batch_size,
+        help=f"global batch size, split across replicas (default {batch_size}); "
+        "must be divisible by the number of replicas",
+    )
+    parser.add_argument(
+        "--strategy", choices=STRATEGY_NAMES, default="auto",
+        help="tf.distribute strategy: auto (TPU if present, else all GPUs, else one "
+        "device), cpu, gpu, mirrored (all GPUs or all logical CPUs), multi_worker "
+        "(MultiWorkerMirroredStrategy from TF_CONFIG), tpu (Colab/Cloud TPU). "
+        "ParameterServerStrategy is not supported by Keras 3",
+    )
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="float32",
+        help="float32, mixed_bfloat16 (faster on recent CPUs/TPUs/GPUs) or "
+        "mixed_float16 (GPUs; with dynamic loss scaling)",
+    )
+    parser.add_argument(
+        "--jit-compile", action="store_true",
+        help="compile the train step with XLA (useful on one GPU or TPU; slower on "
+        "CPU, and not supported under MirroredStrategy)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def check_positive(args, *names):
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be positive, got {value}.")
+
+
+def set_up_run(args):
+    """Seeds, sets the precision and returns `(strategy, per_replica_batch)`."""
+    check_positive(args, "seq_len", "batch_size")
+    keras.utils.set_random_seed(args.seed)
+    set_precision(args.precision)
+    strategy = get_strategy(args.strategy)
+    check_global_batch_size(args.batch_size, strategy)
+    if args.jit_compile and strategy.num_replicas_in_sync > 1 and args.strategy != "tpu":
+        raise ValueError(
+            "--jit-compile is not supported with several replicas under "
+            f"--strategy {args.strategy} (Keras 3 fit fails under MirroredStrategy "
+            "with XLA); drop --jit-compile."
+        )
+    return strategy
+
+
+def check_seq_len(seq_len, config):
+    if seq_len > config.max_position_embeddings:
+        raise ValueError(
+            f"--seq-len {seq_len} exceeds the model's max_position_embeddings "
+            f"({config.max_position_embeddings})."
+        )
+    if seq_len < 3:
+        raise ValueError(f"--seq-len must be at least 3 ([CLS] x [SEP]), got {seq_len}.")
+
+
+def write_json(path, values):
+    write_text_atomically(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
+
+
+def history_summary(history):
+    """First and last value of each logged metric, for the closing print."""
+    return {name: (values[0], values[-1]) for name, values in history.history.items() if values}
+
+
+def print_history(history):
+    for name, (first, last) in history_summary(history).items():
+        print(f"  {name:>24}: {first:.4f} -> {last:.4f}")
+
+
+def output_dir_for(args):
+    path = os.path.abspath(args.output)
+    os.makedirs(path, exist_ok=True)
+    return path

@@ -1,0 +1,53 @@
+"""The main job `python train_tf.py` runs with no arguments: the whole path, offline.
+
+Learn a vocabulary and pretrain a small BERT on the embedded corpus (Python
+standard-library docstrings), fine-tune a classifier on the embedded labelled
+task, export it for TF Serving, then show a prediction and a fill-mask. Each
+step is an ordinary subcommand; their command lines are printed so the run can
+be repeated or changed step by step.
+"""
+
+import os
+import shlex
+
+DESCRIPTION = (
+    "Without a command it runs the main job on the embedded offline data: "
+    "pretrain -> finetune -> export -> predict -> fill-mask (a few minutes on 2 CPU cores)."
+)
+
+RUN_DIR = os.path.join("runs", "default")
+SAVED_MODELS = "saved_models"
+SAMPLE_TEXTS = (
+    "Return the size of the file in bytes, or raise an OSError.",
+    "Send the request headers to the server and read the response.",
+)
+SAMPLE_MASKED = "Return a new [MASK] containing the items."
+
+
+def steps():
+    """The subcommands of the main job, as argument lists."""
+    pretrain_dir = os.path.join(RUN_DIR, "pretrain")
+    classifier_dir = os.path.join(RUN_DIR, "classifier")
+    export_root = os.path.join(SAVED_MODELS, "default_classifier")
+    return [
+        ["pretrain", "--output", pretrain_dir, "--preset", "bert_tiny",
+         "--vocab-size", "3000", "--seq-len", "64", "--batch-size", "32",
+         "--steps", "600", "--checkpoint-every", "100", "--learning-rate", "5e-4"],
+        ["finetune", "--init", pretrain_dir, "--train", "embedded", "--output", classifier_dir,
+         "--seq-len", "64", "--batch-size", "32", "--epochs", "4", "--learning-rate", "2e-4"],
+        ["export", "--model", classifier_dir, "--output", export_root, "--overwrite", "--version", "1"],
+        ["predict", "--saved-model", os.path.join(export_root, "1"), *SAMPLE_TEXTS],
+        ["fill-mask", "--model", pretrain_dir, SAMPLE_MASKED],
+    ]
+
+
+def run(build_parser, run_guarded):
+    """Runs every step; stops at the first failure and returns its status."""
+    parser = build_parser(DESCRIPTION)
+    for argv in steps():
+        print(f"\n$ python train_tf.py {shlex.join(argv)}", flush=True)
+        args = parser.parse_args(argv)
+        status = run_guarded(args.run, args)
+        if status:
+            return status
+    return 0
