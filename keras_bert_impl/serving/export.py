@@ -1,0 +1,126 @@
+"""Exports a model directory as a versioned SavedModel for TF Serving.
+
+TF Serving watches a model's base path and loads the numbered folders in it:
+
+```
+saved_models/NAME/
+  1/
+    saved_model.pb, variables/, fingerprint.pb
+    assets.extra/tf_serving_warmup_requests
+  2/
+```
+
+A version is written to a hidden temporary sibling (`.tmp-2-...`, which TF
+Serving ignores because it is not a number) and renamed into place when
+complete, so a half-written version is never visible. Replacing a version
+(`overwrite=True`) moves the old folder aside, renames the new one in and
+only then deletes the old one.
+
+Example:
+
+>>> export_saved_model("runs/cls", "saved_models/cls")  # doctest: +SKIP
+'saved_models/cls/1'
+"""
+
+import os
+import shutil
+import tempfile
+
+import keras
+
+from keras_bert_impl.io_utils import atomic_path
+from keras_bert_impl.model_dir import ModelDir, load_model_dir
+from keras_bert_impl.serving.signatures import (
+    DEFAULT_MAX_MASKS,
+    DEFAULT_SEQ_LEN,
+    DEFAULT_TOP_K,
+    ServingFunctions,
+)
+from keras_bert_impl.serving.warmup import warmup_requests, write_warmup_file
+
+
+def existing_versions(output_root):
+    """Sorted version numbers (integer-named folders) under `output_root`."""
+    if not os.path.isdir(output_root):
+        return []
+    return sorted(
+        int(name)
+        for name in os.listdir(output_root)
+        if name.isdigit() and os.path.isdir(os.path.join(output_root, name))
+    )
+
+
+def next_version(output_root):
+    """One more than the highest version under `output_root`, or 1."""
+    versions = existing_versions(output_root)
+    return versions[-1] + 1 if versions else 1
+
+
+def export_saved_model(
+    model,
+    output_root,
+    version=None,
+    overwrite=False,
+    seq_len=DEFAULT_SEQ_LEN,
+    max_masks=DEFAULT_MAX_MASKS,
+    top_k=DEFAULT_TOP_K,
+):
+    """Writes `output_root/<version>/`: a SavedModel with named signatures and warmup requests.
+
+    Args:
+        model: a model directory path or a loaded `ModelDir` (classifier or
+            pretrainer).
+        output_root: the model's base path in TF Serving, e.g. `saved_models/NAME`.
+        version: positive integer; default: the next one after the highest
+            existing version (1 for a new `output_root`).
+        overwrite: replace `version` if it exists.
+        seq_len: most tokens per text in the raw-text signatures; longer
+            text is truncated.
+        max_masks: masks per text that `fill_mask` predicts.
+        top_k: tokens returned per mask by `fill_mask`.
+
+    Returns:
+        The path of the version folder.
+
+    Raises:
+        FileExistsError: the version exists and `overwrite` is False.
+        ValueError: a bad version, size or model.
+        FileNotFoundError: `model` is not a model directory.
+    """
+    if version is None:
+        version = next_version(output_root)
+    elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version={version!r}: expected a positive integer.")
+    version_dir = os.path.join(output_root, str(version))
+    if os.path.exists(version_dir) and not overwrite:
+        raise FileExistsError(
+            f"{version_dir} already exists; pass overwrite=True (--overwrite) to replace "
+            f"it, or another version (existing: {existing_versions(output_root)})."
+        )
+    model_dir = model if isinstance(model, ModelDir) else load_model_dir(model, compile=False)
+    serving = ServingFunctions(model_dir, seq_len=seq_len, max_masks=max_masks, top_k=top_k)
+    replaced = None
+    try:
+        with atomic_path(version_dir) as temp_dir:
+            _write_saved_model(serving, temp_dir)
+            write_warmup_file(
+                temp_dir, warmup_requests(serving, model_name=os.path.basename(os.path.abspath(output_root)))
+            )
+            if os.path.exists(version_dir):
+                replaced = tempfile.mktemp(dir=output_root, prefix=f".old-{version}-")
+                os.replace(version_dir, replaced)
+    except BaseException:
+        if replaced is not None and not os.path.exists(version_dir):
+            os.replace(replaced, version_dir)
+        raise
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
+    return version_dir
+
+
+def _write_saved_model(serving, path):
+    archive = keras.export.ExportArchive()
+    archive.track(serving.model)
+    for name, (fn, input_signature) in serving.signatures.items():
+        archive.add_endpoint(name, fn, input_signature=input_signature)
+    archive.write_out(path, verbose=False)

@@ -1,0 +1,246 @@
+"""Serving functions of a trained model: raw text in, named tensors out.
+
+`ServingFunctions` wraps a loaded model directory in the functions that
+`export_saved_model` writes as SavedModel signatures and that `predict` and
+`fill-mask` call directly on a model directory, so both paths compute the
+same thing. Every input and output has a name and a variable batch size.
+
+Classifier (`BertClassifier`):
+
+- `serving_default(text)`: `probabilities` float32 [batch, num_classes],
+  `label_id` int32 [batch], `label` string [batch] (from labels.json).
+- `serving_pair(text, text_b)`: the same for sentence pairs. TF Serving
+  signatures cannot have optional inputs, so pairs get their own signature.
+- `predict_ids(token_ids, segment_ids, padding_mask)`: the same outputs plus
+  `logits`, from int32 [batch, seq] ids packed by the caller.
+- `embed(text)`: `pooled_output` (BERT's tanh([CLS]) vector) and
+  `mean_embedding` (sequence output averaged over real tokens, [CLS] and
+  [SEP] included), float32 [batch, hidden].
+
+Pretrained model (`BertPretrainer`):
+
+- `fill_mask(text)` (also `serving_default`): texts with literal "[MASK]"s;
+  for each of the first `max_masks` masks, the `top_k` most likely tokens:
+  `top_tokens` string and `top_ids` int32 [batch, max_masks, top_k],
+  `top_scores` float32 probabilities [batch, max_masks, top_k],
+  `mask_positions` int32 [batch, max_masks] (index in the packed sequence)
+  and `mask_count` int32 [batch]. Slots past `mask_count` hold "" in
+  `top_tokens`, -1 in `top_ids` and `mask_positions`, 0 in `top_scores`;
+  masks cut off by truncation or past `max_masks` are not counted.
+- `embed(text)`: as above.
+
+Text handling: tokenized in-graph with the model's `Tokenizer`, packed as
+[CLS] A [SEP] (B [SEP]) and truncated to `seq_len` tokens (longer text is cut,
+never an error), then padded only to the longest text of the batch, so short
+requests run short sequences. Empty or whitespace-only text becomes
+"[CLS] [SEP]"; invalid UTF-8 bytes are replaced and dropped by the tokenizer.
+
+Example:
+
+>>> serving = ServingFunctions(load_model_dir("runs/cls"))  # doctest: +SKIP
+>>> serving.function("serving_default")(tf.constant(["great film"]))["label"]  # doctest: +SKIP
+<tf.Tensor: shape=(1,), dtype=string, numpy=array([b'pos'], dtype=object)>
+"""
+
+import tensorflow as tf
+
+from keras_bert_impl.models import BertClassifier, BertPretrainer
+from keras_bert_impl.text import SegmentPacker
+from keras_bert_impl.text.vocab import MASK_TOKEN
+
+DEFAULT_SEQ_LEN = 128
+DEFAULT_MAX_MASKS = 8
+DEFAULT_TOP_K = 5
+
+CLASSIFIER = "classifier"
+PRETRAINER = "pretrainer"
+
+
+def _text_spec(name):
+    return tf.TensorSpec([None], tf.string, name=name)
+
+
+def _ids_spec(name):
+    return tf.TensorSpec([None, None], tf.int32, name=name)
+
+
+class ServingFunctions:
+    """The serving signatures of one model directory.
+
+    Args:
+        model_dir: a loaded `ModelDir` holding a `BertClassifier` or a
+            `BertPretrainer`.
+        seq_len: most tokens per packed text, [CLS] and [SEP] included.
+        max_masks: `fill_mask` predicts the first `max_masks` masks of a text.
+        top_k: `fill_mask` returns this many tokens per mask.
+
+    Raises:
+        ValueError: an unsupported model, or sizes out of range.
+    """
+
+    def __init__(
+        self,
+        model_dir,
+        seq_len=DEFAULT_SEQ_LEN,
+        max_masks=DEFAULT_MAX_MASKS,
+        top_k=DEFAULT_TOP_K,
+    ):
+        model = model_dir.model
+        config = model_dir.config
+        if not 3 <= seq_len <= config.max_position_embeddings:
+            raise ValueError(
+                f"seq_len={seq_len}: expected 3 to the model's "
+                f"max_position_embeddings ({config.max_position_embeddings})."
+            )
+        if max_masks < 1:
+            raise ValueError(f"max_masks={max_masks}: expected at least 1.")
+        if not 1 <= top_k <= config.vocab_size:
+            raise ValueError(f"top_k={top_k}: expected 1 to the vocabulary size ({config.vocab_size}).")
+        if isinstance(model, BertClassifier):
+            self.kind = CLASSIFIER
+            names = model_dir.label_names or [str(i) for i in range(model.num_classes)]
+            if len(names) != model.num_classes:
+                raise ValueError(
+                    f"{model_dir.path}: labels.json has {len(names)} labels, "
+                    f"the model has {model.num_classes} classes."
+                )
+            self.label_names = list(names)
+        elif isinstance(model, BertPretrainer):
+            self.kind = PRETRAINER
+            self.label_names = None
+        else:
+            raise ValueError(
+                f"{model_dir.path}: expected a BertClassifier or BertPretrainer, "
+                f"got {type(model).__name__}."
+            )
+        self.model = model
+        self.tokenizer = model_dir.tokenizer
+        self.seq_len = int(seq_len)
+        self.max_masks = int(max_masks)
+        self.top_k = int(top_k)
+        self._packer = SegmentPacker.from_tokenizer(self.tokenizer, self.seq_len)
+        self._functions = {}
+
+    @property
+    def signatures(self):
+        """`{name: (python function, input signature)}` for this model kind."""
+        text = [_text_spec("text")]
+        embed = (self._embed, text)
+        if self.kind == CLASSIFIER:
+            return {
+                "serving_default": (self._classify_text, text),
+                "serving_pair": (self._classify_pair, [*text, _text_spec("text_b")]),
+                "predict_ids": (
+                    self._classify_ids,
+                    [_ids_spec(n) for n in ("token_ids", "segment_ids", "padding_mask")],
+                ),
+                "embed": embed,
+            }
+        fill_mask = (self._fill_mask, text)
+        return {"serving_default": fill_mask, "fill_mask": fill_mask, "embed": embed}
+
+    def function(self, name):
+        """The signature `name` as a `tf.function` (traced once per process)."""
+        if name not in self._functions:
+            if name not in self.signatures:
+                raise ValueError(
+                    f"No signature {name!r} for a {self.kind}; "
+                    f"expected one of {sorted(self.signatures)}."
+                )
+            fn, input_signature = self.signatures[name]
+            self._functions[name] = tf.function(fn, input_signature=input_signature)
+        return self._functions[name]
+
+    # Text to model inputs.
+
+    def pack_texts(self, text, text_b=None):
+        """The model inputs the raw-text signatures build from `text` (and `text_b`).
+
+        Returns:
+            dict of int32 "token_ids", "segment_ids", "padding_mask", each
+            [batch, longest packed text].
+        """
+        segments = [self.tokenizer(t) for t in (text, text_b) if t is not None]
+        return self._pack(*segments)
+
+    def _pack(self, *segments):
+        packed = self._packer(*segments)
+        # Every packed text has [CLS] and [SEP]; the floor of 2 also keeps an
+        # empty batch (whose max is the int32 minimum) a valid slice.
+        longest = tf.maximum(tf.reduce_max(tf.reduce_sum(packed["padding_mask"], axis=1)), 2)
+        return {name: value[:, :longest] for name, value in packed.items()}
+
+    def _tokenize_with_masks(self, text):
+        # The tokenizer splits "[MASK]" into "[", "mask", "]" as original BERT
+        # does, so split the raw text on the literal first, tokenize the
+        # pieces and put the mask id between consecutive pieces of a text.
+        pieces = tf.strings.split(text, sep=MASK_TOKEN)
+        piece_ids = self.tokenizer(pieces.flat_values)
+        index_in_text = tf.range(tf.size(pieces.flat_values, out_type=tf.int64)) - tf.gather(
+            pieces.row_splits, pieces.value_rowids()
+        )
+        followed_by_mask = index_in_text < tf.gather(pieces.row_lengths(), pieces.value_rowids()) - 1
+        mask_ids = tf.RaggedTensor.from_row_lengths(
+            tf.fill([tf.reduce_sum(tf.cast(followed_by_mask, tf.int32))], self.tokenizer.mask_id),
+            tf.cast(followed_by_mask, tf.int64),
+        )
+        piece_ids = tf.concat([piece_ids, mask_ids], axis=1)
+        return tf.RaggedTensor.from_row_splits(piece_ids, pieces.row_splits).merge_dims(1, 2)
+
+    # Classifier.
+
+    def _logits(self, inputs):
+        return tf.cast(self.model(inputs, training=False), tf.float32)
+
+    def _classifier_outputs(self, logits):
+        label_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return {
+            "probabilities": tf.nn.softmax(logits),
+            "label_id": label_id,
+            "label": tf.gather(tf.constant(self.label_names), label_id),
+        }
+
+    def _classify_text(self, text):
+        return self._classifier_outputs(self._logits(self._pack(self.tokenizer(text))))
+
+    def _classify_pair(self, text, text_b):
+        inputs = self._pack(self.tokenizer(text), self.tokenizer(text_b))
+        return self._classifier_outputs(self._logits(inputs))
+
+    def _classify_ids(self, token_ids, segment_ids, padding_mask):
+        inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        logits = self._logits(inputs)
+        return {**self._classifier_outputs(logits), "logits": logits}
+
+    # Both kinds.
+
+    def _embed(self, text):
+        inputs = self._pack(self.tokenizer(text))
+        encoded = self.model.backbone(inputs, training=False)
+        sequence = tf.cast(encoded["sequence_output"], tf.float32)
+        real = tf.cast(inputs["padding_mask"], tf.float32)[:, :, tf.newaxis]
+        return {
+            "pooled_output": tf.cast(encoded["pooled_output"], tf.float32),
+            "mean_embedding": tf.reduce_sum(sequence * real, axis=1) / tf.reduce_sum(real, axis=1),
+        }
+
+    # Pretrainer.
+
+    def _fill_mask(self, text):
+        inputs = self._pack(self._tokenize_with_masks(text))
+        token_ids = inputs["token_ids"]
+        positions = tf.broadcast_to(tf.range(tf.shape(token_ids)[1]), tf.shape(token_ids))
+        mask_positions = tf.ragged.boolean_mask(positions, token_ids == self.tokenizer.mask_id)
+        mask_positions = mask_positions[:, : self.max_masks]
+        mask_count = tf.cast(mask_positions.row_lengths(), tf.int32)
+        mask_positions = mask_positions.to_tensor(default_value=0, shape=[None, self.max_masks])
+        logits = self.model({**inputs, "mask_positions": mask_positions}, training=False)["mlm"]
+        scores, ids = tf.math.top_k(tf.nn.softmax(tf.cast(logits, tf.float32)), k=self.top_k)
+        valid = tf.sequence_mask(mask_count, self.max_masks)[:, :, tf.newaxis]
+        return {
+            "top_tokens": tf.where(valid, self.tokenizer.id_to_token(ids), ""),
+            "top_ids": tf.where(valid, ids, -1),
+            "top_scores": tf.where(valid, scores, 0.0),
+            "mask_positions": tf.where(valid[:, :, 0], mask_positions, -1),
+            "mask_count": mask_count,
+        }
