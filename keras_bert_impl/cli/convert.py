@@ -1,0 +1,206 @@
+"""`train_tf.py convert`: checkpoints of other formats <-> this package's model directory.
+
+    train_tf.py convert --from hf --to keras downloads/bert-base-uncased runs/bert_base
+    train_tf.py convert --from google --to keras uncased_L-12_H-768_A-12 runs/bert_base
+    train_tf.py convert --from keras_hub --to keras hub_preset/ runs/from_hub
+    train_tf.py convert --from keras --to hf runs/pretrain exported/hf_model
+
+`--to keras` writes a model directory (config.json, vocab.txt,
+tokenizer_config.json, model.keras, model.weights.h5) that `finetune --init`,
+`fill-mask`, `export`, ... take as it is. Nothing is downloaded: SRC is
+always a local folder.
+"""
+
+import json
+import os
+import warnings
+
+from keras_bert_impl.convert.google import (
+    VOCAB_FILE as GOOGLE_VOCAB_FILE,
+    find_checkpoint,
+    infer_lowercase,
+    load_google_checkpoint,
+    save_google_checkpoint,
+)
+from keras_bert_impl.convert.huggingface import (
+    load_huggingface,
+    load_huggingface_pretrainer,
+    read_huggingface_tensors,
+    save_huggingface,
+)
+from keras_bert_impl.convert.keras_hub import load_keras_hub_preset, save_keras_hub_preset
+from keras_bert_impl.io_utils import atomic_path, write_text_atomically
+from keras_bert_impl.model_dir import load_model_dir, read_lowercase, save_model_dir
+from keras_bert_impl.models import BertPretrainer
+from keras_bert_impl.text import Tokenizer
+
+SOURCES = ("hf", "google", "keras_hub", "keras")
+TARGETS = ("keras", "hf", "google", "keras_hub")
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert Hugging Face / Google / keras-hub checkpoints to a model directory and back",
+        description=(
+            "Reads a local checkpoint folder SRC in one format and writes DST in another. "
+            "--to keras writes a model directory the other subcommands accept (a "
+            "pretrainer with its MLM/NSP heads; a checkpoint without an MLM head gets a "
+            "newly initialised one). Weights are mapped tensor by tensor; a missing or "
+            "unknown tensor is an error naming it. See docs/CONVERT.md."
+        ),
+    )
+    parser.add_argument(
+        "--from", dest="source_format", choices=SOURCES, required=True,
+        help="format of SRC: hf (config.json + model.safetensors or pytorch_model.bin), "
+        "google (bert_config.json + bert_model.ckpt.* of the original TF1 release), "
+        "keras_hub (a folder written by keras-hub save_to_preset), keras (a model "
+        "directory of this package)",
+    )
+    parser.add_argument(
+        "--to", dest="target_format", choices=TARGETS, required=True,
+        help="format of DST: keras (model directory), hf (transformers "
+        "BertForPreTraining folder), google (TF1 release folder), keras_hub (preset folder)",
+    )
+    parser.add_argument("src", metavar="SRC", help="source folder (a checkpoint prefix also works for google)")
+    parser.add_argument("dst", metavar="DST", help="folder to create; it must not exist")
+    casing = parser.add_mutually_exclusive_group()
+    casing.add_argument(
+        "--lowercase", dest="lowercase", action="store_const", const=True, default=None,
+        help="the vocabulary is uncased (default: hf/keras: tokenizer_config.json "
+        "do_lower_case; google: 'uncased'/'cased' in the folder name, else the vocabulary; "
+        "keras_hub: the preset tokenizer's lowercase)",
+    )
+    casing.add_argument(
+        "--cased", dest="lowercase", action="store_const", const=False,
+        help="the vocabulary is cased (keeps case and accents)",
+    )
+    parser.add_argument(
+        "--vocab", help="vocab.txt to use when SRC has none (e.g. a keras-hub backbone "
+        "preset saved without its tokenizer), or instead of SRC's",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    if args.source_format == args.target_format == "keras":
+        raise ValueError("--from keras --to keras: nothing to convert; copy the folder instead.")
+    if os.path.exists(args.dst):
+        raise FileExistsError(f"DST {args.dst} already exists; choose a new folder.")
+    model, vocab_file, lowercase = _read_source(args.source_format, args.src)
+    if args.vocab:
+        vocab_file = args.vocab
+    if args.lowercase is not None:
+        lowercase = args.lowercase
+    if vocab_file is not None:
+        _check_vocab(vocab_file, model)
+        if lowercase is None and args.target_format in ("keras", "keras_hub"):
+            raise ValueError(f"Cannot tell whether {args.src} is cased; pass --lowercase or --cased.")
+    _write_target(args.target_format, model, args.dst, vocab_file, lowercase, args.src)
+    summary = {
+        "source": os.path.abspath(args.src),
+        "source_format": args.source_format,
+        "destination": os.path.abspath(args.dst),
+        "destination_format": args.target_format,
+        "model": type(model).__name__,
+        "nsp": bool(getattr(model, "nsp", False)),
+        "vocab_file": vocab_file,
+        "lowercase": lowercase,
+        "config": getattr(model, "backbone", model).config.to_dict(),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        config = summary["config"]
+        print(
+            f"converted {args.source_format} {args.src} -> {args.target_format} {args.dst}: "
+            f"{summary['model']}{' with NSP' if summary['nsp'] else ''}, "
+            f"{config['num_layers']} layers, hidden {config['hidden_size']}, "
+            f"vocab {config['vocab_size']}, hidden_act {config['hidden_act']}, "
+            f"lowercase {lowercase}"
+        )
+    return 0
+
+
+def _read_source(source_format, src):
+    """Returns `(model, vocab_file or None, lowercase or None)`."""
+    if source_format == "hf":
+        tensors = read_huggingface_tensors(src)
+        has_mlm = any(name.startswith("cls.predictions.") for name in tensors)
+        del tensors
+        model = load_huggingface_pretrainer(src) if has_mlm else load_huggingface(src)
+        return model, _file_or_none(src, "vocab.txt"), read_lowercase(src)
+    if source_format == "google":
+        model = load_google_checkpoint(src)
+        folder = os.path.dirname(find_checkpoint(src))
+        vocab_file = _file_or_none(folder, GOOGLE_VOCAB_FILE)
+        try:
+            lowercase = infer_lowercase(src if os.path.isdir(src) else folder)
+        except FileNotFoundError:
+            lowercase = None  # asked for below, only if a target needs it
+        return model, vocab_file, lowercase
+    if source_format == "keras_hub":
+        return load_keras_hub_preset(src)
+    loaded = load_model_dir(src, compile=False)
+    return loaded.model, loaded.vocab_file, loaded.lowercase
+
+
+def _file_or_none(folder, name):
+    path = os.path.join(folder, name)
+    return path if os.path.isfile(path) else None
+
+
+def _check_vocab(vocab_file, model):
+    tokenizer = Tokenizer(vocab_file)  # ValueError/FileNotFoundError naming the file
+    vocab_size = getattr(model, "backbone", model).config.vocab_size
+    if tokenizer.vocab_size > vocab_size:
+        raise ValueError(
+            f"{vocab_file} has {tokenizer.vocab_size} tokens but the model's vocab_size "
+            f"is {vocab_size}; ids past {vocab_size - 1} would have no embedding."
+        )
+
+
+def _write_target(target_format, model, dst, vocab_file, lowercase, src):
+    if target_format == "keras":
+        if vocab_file is None:
+            raise ValueError(
+                f"{src} has no vocabulary; a model directory needs one: pass --vocab vocab.txt."
+            )
+        if not hasattr(model, "mlm_head") and not hasattr(model, "num_classes"):
+            warnings.warn(
+                f"{src} has no masked-LM head; the model directory gets a newly "
+                "initialised one (fine for fine-tuning, meaningless for fill-mask).",
+                stacklevel=2,
+            )
+            model = BertPretrainer(model)
+        with atomic_path(dst) as temp:
+            save_model_dir(temp, model, vocab_file, lowercase)
+        return
+    model = _without_task_head(model)
+    if target_format == "hf":
+        with atomic_path(dst) as temp:
+            save_huggingface(model, temp, vocab_file=vocab_file)
+            if lowercase is not None:
+                write_text_atomically(
+                    os.path.join(temp, "tokenizer_config.json"),
+                    json.dumps(
+                        {"do_lower_case": lowercase, "tokenizer_class": "BertTokenizer"}
+                    )
+                    + "\n",
+                )
+    elif target_format == "google":
+        save_google_checkpoint(model, dst, vocab_file=vocab_file)
+    else:
+        save_keras_hub_preset(model, dst, vocab_file=vocab_file, lowercase=lowercase)
+
+
+def _without_task_head(model):
+    if hasattr(model, "num_classes"):
+        warnings.warn(
+            "The target format has no place for this package's classification head; "
+            "only the backbone is written.",
+            stacklevel=3,
+        )
+        return model.backbone
+    return model

@@ -1,0 +1,154 @@
+"""`train_tf.py convert`: every source format to a model directory, and back out."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+keras_hub = pytest.importorskip("keras_hub")
+
+import keras_bert_impl as kbi  # noqa: E402
+from keras_bert_impl.cli import convert, run_guarded  # noqa: E402
+from keras_bert_impl.model_dir import load_model_dir  # noqa: E402
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(40)]
+SIZES = dict(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+             intermediate_size=37, max_position_embeddings=24)
+
+
+def _parse(*argv):
+    parser = argparse.ArgumentParser(prog="train_tf.py")
+    convert.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["convert", *argv])
+
+
+def _convert(*argv):
+    args = _parse(*argv)
+    return args.run(args)
+
+
+def _batch():
+    rng = np.random.default_rng(0)
+    token_ids = rng.integers(0, len(VOCAB), size=(2, 9)).astype("int32")
+    padding_mask = np.ones_like(token_ids)
+    padding_mask[1, 6:] = 0
+    return dict(token_ids=token_ids, segment_ids=np.zeros_like(token_ids),
+                padding_mask=padding_mask, mask_positions=np.array([[1, 4], [2, 3]], "int32"))
+
+
+def _hf_folder(path, do_lower_case):
+    torch.manual_seed(0)
+    model = transformers.BertForPreTraining(transformers.BertConfig(**SIZES)).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    model.save_pretrained(path)
+    (path / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    (path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": do_lower_case}))
+    return model
+
+
+def _hf_mlm_logits(model, batch):
+    with torch.no_grad():
+        out = model(
+            input_ids=torch.tensor(batch["token_ids"], dtype=torch.long),
+            attention_mask=torch.tensor(batch["padding_mask"], dtype=torch.long),
+        )
+    rows = np.arange(2)[:, None]
+    return out.prediction_logits.numpy()[rows, batch["mask_positions"]]
+
+
+def test_hf_to_model_dir_and_back_to_hf(tmp_path, capsys):
+    hf_model = _hf_folder(tmp_path / "hf", do_lower_case=False)
+    assert _convert("--from", "hf", "--to", "keras", str(tmp_path / "hf"), str(tmp_path / "dir")) == 0
+    assert "BertPretrainer with NSP" in capsys.readouterr().out
+    loaded = load_model_dir(str(tmp_path / "dir"))
+    assert loaded.lowercase is False and list(loaded.tokenizer.vocabulary) == VOCAB
+    batch = _batch()
+    expected = _hf_mlm_logits(hf_model, batch)
+    assert np.abs(loaded.model.predict_on_batch(batch)["mlm"] - expected).max() < 1e-5
+
+    assert _convert("--from", "keras", "--to", "hf", "--json", str(tmp_path / "dir"), str(tmp_path / "out")) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["lowercase"] is False and summary["nsp"] is True
+    reloaded = transformers.BertForPreTraining.from_pretrained(tmp_path / "out").eval()
+    assert np.abs(_hf_mlm_logits(reloaded, batch) - expected).max() < 1e-5
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "out")
+    assert tokenizer.do_lower_case is False
+
+
+def test_google_to_model_dir(tmp_path):
+    pretrainer = kbi.BertPretrainer(
+        kbi.bert_backbone(kbi.BertConfig.from_huggingface_dict(
+            {**SIZES, "type_vocab_size": 2, "hidden_act": "gelu"})), nsp=True
+    )
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(VOCAB) + "\n")
+    release = tmp_path / "uncased_L-2_H-32_A-4"
+    kbi.save_google_checkpoint(pretrainer, str(release), vocab_file=str(vocab))
+    assert _convert("--from", "google", "--to", "keras", str(release), str(tmp_path / "dir")) == 0
+    loaded = load_model_dir(str(tmp_path / "dir"))
+    assert loaded.lowercase is True and loaded.model.nsp
+    for a, b in zip(pretrainer.weights, loaded.model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # --cased overrides the folder name.
+    _convert("--from", "google", "--to", "keras", "--cased", str(release), str(tmp_path / "cased"))
+    assert load_model_dir(str(tmp_path / "cased")).lowercase is False
+
+
+def test_keras_hub_preset_to_model_dir_and_back(tmp_path):
+    hub_masked_lm = keras_hub.models.BertMaskedLM(
+        keras_hub.models.BertBackbone(vocabulary_size=len(VOCAB), num_layers=1, num_heads=2,
+                                      hidden_dim=16, intermediate_dim=24, max_sequence_length=20),
+        preprocessor=keras_hub.models.BertMaskedLMPreprocessor(
+            keras_hub.models.BertTokenizer(vocabulary=VOCAB, lowercase=True), sequence_length=8
+        ),
+    )
+    hub_masked_lm.save_to_preset(str(tmp_path / "preset"))
+    assert _convert("--from", "keras_hub", "--to", "keras", str(tmp_path / "preset"), str(tmp_path / "dir")) == 0
+    loaded = load_model_dir(str(tmp_path / "dir"))
+    assert loaded.config.hidden_act == "gelu_approximate"
+    assert loaded.lowercase is True and list(loaded.tokenizer.vocabulary) == VOCAB
+    batch = _batch()
+    batch["token_ids"] %= len(VOCAB)
+    expected = hub_masked_lm.backbone.predict_on_batch({k: batch[k] for k in ("token_ids", "segment_ids", "padding_mask")})
+    ours = loaded.model.backbone.predict_on_batch({k: batch[k] for k in ("token_ids", "segment_ids", "padding_mask")})
+    assert np.abs(ours["sequence_output"] - expected["sequence_output"]).max() < 1e-5
+
+    assert _convert("--from", "keras", "--to", "keras_hub", str(tmp_path / "dir"), str(tmp_path / "hub")) == 0
+    again = keras_hub.models.BertMaskedLM.from_preset(str(tmp_path / "hub"))
+    for a, b in zip(hub_masked_lm.weights, again.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert again.preprocessor.tokenizer.lowercase is True
+
+
+def test_backbone_without_vocab_needs_one_and_gets_a_new_head(tmp_path):
+    hub_backbone = keras_hub.models.BertBackbone(vocabulary_size=len(VOCAB), num_layers=1, num_heads=2,
+                                                 hidden_dim=16, intermediate_dim=24)
+    hub_backbone.save_to_preset(str(tmp_path / "preset"))
+    with pytest.raises(ValueError, match="--vocab"):
+        _convert("--from", "keras_hub", "--to", "keras", str(tmp_path / "preset"), str(tmp_path / "dir"))
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(VOCAB) + "\n")
+    with pytest.raises(ValueError, match="--lowercase or --cased"):
+        _convert("--from", "keras_hub", "--to", "keras", "--vocab", str(vocab),
+                 str(tmp_path / "preset"), str(tmp_path / "dir"))
+    with pytest.warns(UserWarning, match="newly initialised"):
+        _convert("--from", "keras_hub", "--to", "keras", "--vocab", str(vocab), "--lowercase",
+                 str(tmp_path / "preset"), str(tmp_path / "dir"))
+    assert isinstance(load_model_dir(str(tmp_path / "dir")).model, kbi.BertPretrainer)
+
+
+def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
+    (tmp_path / "dst").mkdir()
+    args = _parse("--from", "hf", "--to", "keras", str(tmp_path / "missing"), str(tmp_path / "dst"))
+    assert run_guarded(args.run, args) == 2
+    assert "already exists" in capsys.readouterr().err
+    args = _parse("--from", "hf", "--to", "keras", str(tmp_path / "missing"), str(tmp_path / "new"))
+    assert run_guarded(args.run, args) == 2
+    assert "not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parse("--from", "hf", "--to", "keras", "--lowercase", "--cased", "a", "b")
