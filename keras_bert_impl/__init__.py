@@ -35,3 +35,4 @@ from keras_bert_impl.training.optimization import (  # noqa: E402
     WarmupLinearDecay,
     create_optimizer,
 )
+from keras_bert_impl.inference import classify, embed, fill_mask  # noqa: E402
