@@ -7,6 +7,7 @@ saved_models/NAME/
   1/
     saved_model.pb, variables/, fingerprint.pb
     assets.extra/tf_serving_warmup_requests
+    assets.extra/labels.json        classifiers: label names, index = label id
   2/
 ```
 
@@ -22,6 +23,7 @@ Example:
 'saved_models/cls/1'
 """
 
+import json
 import os
 import shutil
 import tempfile
@@ -36,7 +38,9 @@ from keras_bert_impl.serving.signatures import (
     DEFAULT_TOP_K,
     ServingFunctions,
 )
-from keras_bert_impl.serving.warmup import warmup_requests, write_warmup_file
+from keras_bert_impl.serving.warmup import ASSETS_EXTRA_DIR, warmup_requests, write_warmup_file
+
+LABELS_FILE = "labels.json"
 
 
 def existing_versions(output_root):
@@ -106,6 +110,9 @@ def export_saved_model(
             write_warmup_file(
                 temp_dir, warmup_requests(serving, model_name=os.path.basename(os.path.abspath(output_root)))
             )
+            if serving.label_names is not None:
+                with open(os.path.join(temp_dir, ASSETS_EXTRA_DIR, LABELS_FILE), "w", encoding="utf-8") as f:
+                    json.dump(serving.label_names, f, ensure_ascii=False)
             if os.path.exists(version_dir):
                 replaced = tempfile.mktemp(dir=output_root, prefix=f".old-{version}-")
                 os.replace(version_dir, replaced)
@@ -124,3 +131,12 @@ def _write_saved_model(serving, path):
     for name, (fn, input_signature) in serving.signatures.items():
         archive.add_endpoint(name, fn, input_signature=input_signature)
     archive.write_out(path, verbose=False)
+
+
+def read_export_labels(saved_model_dir):
+    """A classifier export's label names (`assets.extra/labels.json`), or None."""
+    path = os.path.join(saved_model_dir, ASSETS_EXTRA_DIR, LABELS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

@@ -19,7 +19,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
 from keras_bert_impl.serving.signatures import CLASSIFIER
 
-WARMUP_DIR = "assets.extra"
+ASSETS_EXTRA_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 
 # Two texts of different lengths, so the warmup pads a batch as real traffic does.
@@ -63,7 +63,7 @@ def warmup_requests(serving, model_name):
 
 def write_warmup_file(saved_model_dir, prediction_logs):
     """Writes `prediction_logs` where TF Serving looks for warmup requests."""
-    directory = os.path.join(saved_model_dir, WARMUP_DIR)
+    directory = os.path.join(saved_model_dir, ASSETS_EXTRA_DIR)
     os.makedirs(directory, exist_ok=True)
     with tf.io.TFRecordWriter(os.path.join(directory, WARMUP_FILE)) as writer:
         for log in prediction_logs:
@@ -72,7 +72,7 @@ def write_warmup_file(saved_model_dir, prediction_logs):
 
 def read_warmup_file(saved_model_dir):
     """The `PredictionLog`s of an export, as TF Serving reads them."""
-    path = os.path.join(saved_model_dir, WARMUP_DIR, WARMUP_FILE)
+    path = os.path.join(saved_model_dir, ASSETS_EXTRA_DIR, WARMUP_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No warmup requests in {saved_model_dir}: {path} is missing.")
     return [

@@ -1,0 +1,123 @@
+"""`train_tf.py predict`: classify texts (or embed them) with an export or a model directory."""
+
+import json
+import sys
+
+from keras_bert_impl.serving.local import load_model_dir_signatures, load_saved_model_signatures
+from keras_bert_impl.serving.signatures import CLASSIFIER, DEFAULT_SEQ_LEN
+
+
+def add_source_arguments(parser):
+    """--model / --saved-model (one of them), shared with fill-mask."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--saved-model", help="an export: saved_models/NAME/VERSION, or saved_models/NAME for the latest")
+    source.add_argument("--model", help="a model directory (from pretrain or finetune)")
+    parser.add_argument(
+        "--seq-len", type=int, default=DEFAULT_SEQ_LEN,
+        help=f"with --model: most tokens per text (default {DEFAULT_SEQ_LEN}); an export "
+        "keeps the length it was exported with",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+
+
+def read_texts(args):
+    """The TEXT arguments, or the lines of stdin when there are none."""
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    if not texts:
+        raise ValueError("No text given: pass TEXT arguments or lines on stdin.")
+    return texts
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "predict",
+        help="classify texts with an exported SavedModel or a model directory",
+        description=(
+            "Classifies each TEXT (or each line of stdin) with a fine-tuned classifier and "
+            "prints the label and class probabilities; --embed prints embeddings instead "
+            "(any model). Tokenization happens inside the model, as in TF Serving."
+        ),
+    )
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify (default: lines of stdin)")
+    add_source_arguments(parser)
+    parser.add_argument(
+        "--text-b", action="append", metavar="TEXT",
+        help="second segment of a sentence pair, once per TEXT, in order (serving_pair)",
+    )
+    parser.add_argument(
+        "--embed", action="store_true",
+        help="print pooled_output and mean_embedding instead of a label",
+    )
+    parser.set_defaults(run=run)
+
+
+def load_signatures(args, **sizes):
+    if args.saved_model:
+        return load_saved_model_signatures(args.saved_model)
+    return load_model_dir_signatures(args.model, seq_len=args.seq_len, **sizes)
+
+
+def run(args):
+    texts = read_texts(args)
+    if args.text_b is not None and len(args.text_b) != len(texts):
+        raise ValueError(
+            f"--text-b given {len(args.text_b)} times for {len(texts)} texts; "
+            "expected one --text-b per TEXT."
+        )
+    signatures = load_signatures(args)
+    if args.embed:
+        if args.text_b is not None:
+            raise ValueError("--embed takes single texts; drop --text-b.")
+        return _print_embeddings(texts, signatures("embed", text=texts), args.json)
+    if signatures.kind != CLASSIFIER:
+        raise ValueError(
+            f"{signatures.source} is a pretrained (masked-LM) model, not a classifier: "
+            "use fill-mask, or predict --embed."
+        )
+    if args.text_b is None:
+        outputs = signatures("serving_default", text=texts)
+    else:
+        outputs = signatures("serving_pair", text=texts, text_b=args.text_b)
+    num_classes = outputs["probabilities"].shape[1]
+    label_names = signatures.label_names or [str(i) for i in range(num_classes)]
+    results = []
+    for i, text in enumerate(texts):
+        result = {"text": text}
+        if args.text_b is not None:
+            result["text_b"] = args.text_b[i]
+        result["label"] = outputs["label"][i].decode("utf-8")
+        result["label_id"] = int(outputs["label_id"][i])
+        result["probabilities"] = {
+            name: float(p) for name, p in zip(label_names, outputs["probabilities"][i])
+        }
+        results.append(result)
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+        return 0
+    for result in results:
+        shown = result["text"] if "text_b" not in result else f"{result['text']} ||| {result['text_b']}"
+        others = ", ".join(f"{name} {p:.3f}" for name, p in result["probabilities"].items())
+        print(f"{result['label']}\t{result['probabilities'][result['label']]:.3f}\t{shown}\t({others})")
+    return 0
+
+
+
+def _print_embeddings(texts, outputs, as_json):
+    results = [
+        {
+            "text": text,
+            "pooled_output": outputs["pooled_output"][i].tolist(),
+            "mean_embedding": outputs["mean_embedding"][i].tolist(),
+        }
+        for i, text in enumerate(texts)
+    ]
+    if as_json:
+        print(json.dumps(results, ensure_ascii=False))
+        return 0
+    for result in results:
+        print(result["text"])
+        for name in ("pooled_output", "mean_embedding"):
+            vector = result[name]
+            head = ", ".join(f"{v:.4f}" for v in vector[:4])
+            print(f"  {name} [{len(vector)}]: {head}, ...")
+    return 0
