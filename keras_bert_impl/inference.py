@@ -136,7 +136,10 @@ def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32):
         probabilities = tf.nn.softmax(logits).numpy()
         for row, row_positions in enumerate(positions):
             results.append(
-                [_top_tokens(tokenizer, probabilities[row, slot], top_k) for slot in range(len(row_positions))]
+                [
+                    _top_tokens(tokenizer, probabilities[row, slot], top_k)
+                    for slot in range(len(row_positions))
+                ]
             )
     return results[0] if single else results
 
@@ -168,8 +171,9 @@ def _split_pairs(texts):
 def _packed_batches(tokenizer, texts, max_len, batch_size):
     firsts, seconds = _split_pairs(texts)
     for start in range(0, len(firsts), batch_size):
-        a = _token_lists(tokenizer, firsts[start : start + batch_size])
-        b = None if seconds is None else _token_lists(tokenizer, seconds[start : start + batch_size])
+        stop = start + batch_size
+        a = _token_lists(tokenizer, firsts[start:stop])
+        b = None if seconds is None else _token_lists(tokenizer, seconds[start:stop])
         yield _pack(tokenizer, a, b, max_len)
 
 

@@ -62,7 +62,9 @@ def register(subparsers):
         help="format of DST: keras (model directory), hf (transformers "
         "BertForPreTraining folder), google (TF1 release folder), keras_hub (preset folder)",
     )
-    parser.add_argument("src", metavar="SRC", help="source folder (a checkpoint prefix also works for google)")
+    parser.add_argument(
+        "src", metavar="SRC", help="source folder (for google, a checkpoint prefix also works)"
+    )
     parser.add_argument("dst", metavar="DST", help="folder to create; it must not exist")
     casing = parser.add_mutually_exclusive_group()
     casing.add_argument(
