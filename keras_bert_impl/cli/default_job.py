@@ -32,9 +32,9 @@ def steps():
     return [
         ["pretrain", "--output", pretrain_dir, "--preset", "bert_tiny",
          "--vocab-size", "3000", "--seq-len", "64", "--batch-size", "32",
-         "--steps", "600", "--checkpoint-every", "100", "--learning-rate", "5e-4"],
+         "--steps", "600", "--checkpoint-every", "100", "--learning-rate", "1e-3"],
         ["finetune", "--init", pretrain_dir, "--train", "embedded", "--output", classifier_dir,
-         "--seq-len", "64", "--batch-size", "32", "--epochs", "4", "--learning-rate", "2e-4"],
+         "--seq-len", "64", "--batch-size", "32", "--epochs", "5", "--learning-rate", "5e-4"],
         ["export", "--model", classifier_dir, "--output", export_root, "--overwrite", "--version", "1"],
         ["predict", "--saved-model", os.path.join(export_root, "1"), *SAMPLE_TEXTS],
         ["fill-mask", "--model", pretrain_dir, SAMPLE_MASKED],

@@ -15,14 +15,16 @@ def evaluate_classifier(classifier, dataset, label_names):
         A JSON-ready dict: `accuracy`, `loss` (mean cross-entropy), `examples`,
         `macro_f1` and `per_class` {name: {precision, recall, f1, support}}.
     """
-    labels, logits = [], []
-    for inputs, batch_labels in dataset:
-        logits.append(np.asarray(classifier.predict_on_batch(inputs), dtype="float64"))
-        labels.append(np.asarray(batch_labels))
+    labels = [np.asarray(batch_labels) for _, batch_labels in dataset]
     if not labels:
         raise ValueError("The evaluation data is empty.")
     labels = np.concatenate(labels)
-    logits = np.concatenate(logits)
+    # One predict call, not predict_on_batch per batch: under MirroredStrategy
+    # only predict splits and gathers the batches correctly.
+    logits = np.asarray(
+        classifier.predict(dataset.map(lambda inputs, _: inputs), verbose=0),
+        dtype="float64",
+    )
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     predictions = logits.argmax(axis=-1)

@@ -1,0 +1,40 @@
+"""Small corpora and labelled files the CLI tests train on, written per test."""
+
+import pytest
+
+_SUBJECTS = ["the cat", "a dog", "my bird", "the fish", "our horse", "a mouse"]
+_ACTIONS = ["eats food", "sleeps well", "runs fast", "sings loudly", "jumps high"]
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    """A BERT-convention corpus: one sentence per line, blank line between documents."""
+    lines = []
+    for doc in range(12):
+        for i in range(6):
+            subject = _SUBJECTS[(doc + i) % len(_SUBJECTS)]
+            action = _ACTIONS[(doc * 3 + i) % len(_ACTIONS)]
+            lines.append(f"{subject} {action} every day number {doc} .")
+        lines.append("")
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def labelled_files(tmp_path):
+    """Train/eval TSVs whose label is decided by a word in the text."""
+    def write(name, count):
+        rows = ["text\tlabel"]
+        for i in range(count):
+            animal = _SUBJECTS[i % len(_SUBJECTS)]
+            label = "happy" if i % 2 else "sad"
+            word = "sings loudly" if label == "happy" else "sleeps well"
+            rows.append(f"{animal} {word} today {i % 7}\t{label}")
+        path = tmp_path / name
+        path.write_text("\n".join(rows) + "\n")
+        return str(path)
+
+    return write("train.tsv", 32), write("eval.tsv", 16)
+
+

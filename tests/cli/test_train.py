@@ -1,0 +1,98 @@
+"""train_tf.py pretrain / finetune / evaluate, end to end on tiny data."""
+
+import os
+
+import keras
+import pytest
+
+from keras_bert_impl import cli
+from keras_bert_impl.model_dir import load_model_dir
+
+from cli_support import read_json
+
+TINY = ["--seq-len", "32", "--batch-size", "8", "--preset", "bert_tiny"]
+
+
+def _run(*argv):
+    parser = cli.build_parser("")
+    args = parser.parse_args(list(argv))
+    return cli.run_guarded(args.run, args)
+
+
+@pytest.fixture(autouse=True)
+def _reset_policy():
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_pretrain_finetune_evaluate_chain(tmp_path, corpus_file, labelled_files):
+    train, evaluation = labelled_files
+    pretrain_dir = str(tmp_path / "pretrain")
+    assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "6",
+                "--checkpoint-every", "3", "--output", pretrain_dir, *TINY) == 0
+    for name in ("config.json", "vocab.txt", "tokenizer_config.json", "model.keras",
+                 "model.weights.h5", "history.json"):
+        assert os.path.isfile(os.path.join(pretrain_dir, name)), name
+    pretrained = load_model_dir(pretrain_dir)
+    assert int(pretrained.model.optimizer.iterations.numpy()) == 6
+    # Two epochs of three steps: the backup was written and removed at the end.
+    assert len(read_json(os.path.join(pretrain_dir, "history.json"))["loss"]) == 2
+    assert not os.path.exists(os.path.join(pretrain_dir, "backup"))
+
+    classifier_dir = str(tmp_path / "classifier")
+    tiny = [a for a in TINY if a not in ("--preset", "bert_tiny")]
+    assert _run("finetune", "--init", pretrain_dir, "--train", train, "--eval", evaluation,
+                "--epochs", "12", "--learning-rate", "1e-3", "--output", classifier_dir, *tiny) == 0
+    metrics = read_json(os.path.join(classifier_dir, "metrics.json"))
+    assert set(metrics["per_class"]) == {"happy", "sad"}
+    # The label is one word away: a model that learned anything gets it.
+    assert metrics["accuracy"] >= 0.9, metrics
+    loaded = load_model_dir(classifier_dir)
+    assert loaded.label_names == ["happy", "sad"]
+
+    out = tmp_path / "eval_metrics.json"
+    assert _run("evaluate", "--model", classifier_dir, "--data", evaluation,
+                "--output", str(out), "--seq-len", "32") == 0
+    assert read_json(out)["accuracy"] == pytest.approx(metrics["accuracy"])
+
+
+def test_finetune_from_random_init_with_vocab_and_mirrored(tmp_path, labelled_files):
+    train, evaluation = labelled_files
+    vocab = tmp_path / "vocab.txt"
+    words = sorted({w for line in open(train) for w in line.lower().split()})
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    output = tmp_path / "out"
+    assert _run("finetune", "--vocab", str(vocab), "--train", train, "--eval", evaluation,
+                "--epochs", "1", "--strategy", "mirrored", "--output", str(output), *TINY) == 0
+    assert os.path.isfile(output / "model.keras")
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_pretrain_under_mixed_precision(tmp_path, corpus_file, precision):
+    output = str(tmp_path / "out")
+    assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "3",
+                "--precision", precision, "--output", output, *TINY) == 0
+    history = read_json(os.path.join(output, "history.json"))
+    assert all(v == v for v in history["loss"])  # finite, not NaN
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["pretrain", "--corpus", "/nonexistent/corpus.txt"], "/nonexistent/corpus.txt"),
+        (["pretrain", "--seq-len", "600"], "--seq-len 600 exceeds the model's max_position_embeddings (512)"),
+        (["pretrain", "--batch-size", "7", "--strategy", "mirrored"], "7"),
+        (["pretrain", "--steps", "0"], "--steps must be positive"),
+        (["finetune", "--train", "x.tsv"], "--vocab"),
+        (["evaluate", "--model", "/nonexistent/model", "--data", "embedded"], "/nonexistent/model"),
+    ],
+)
+def test_bad_arguments_give_one_clear_line(tmp_path, capsys, corpus_file, argv, message):
+    argv = [a if a != "CORPUS" else corpus_file for a in argv]
+    if argv[0] == "pretrain" and "--corpus" not in argv:
+        argv += ["--corpus", corpus_file, "--vocab-size", "300"]
+    if "--output" not in argv and argv[0] != "evaluate":
+        argv += ["--output", str(tmp_path / "out")]
+    assert _run(*argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err
