@@ -1,8 +1,8 @@
 """`saved_model_cli` that can run graphs using tensorflow-text ops.
 
 The stock `saved_model_cli run` fails on this package's exports with "Op type
-not registered 'FastWordpieceTokenizeWithOffsets'" because it never imports
-tensorflow_text, which registers those ops. This wrapper imports it, then
+not registered 'NormalizeUTF8'" because it never imports tensorflow_text,
+which registers that op and the WordPiece ones. This wrapper imports it, then
 hands the command line to saved_model_cli unchanged.
 
 Example:
