@@ -15,8 +15,9 @@ Numerics that differ between the two (docs/CONVERT.md has the measured sizes):
   model (original BERT, Hugging Face) to keras-hub warns: keras-hub will
   compute the approximate GELU.
 - keras-hub's masked-LM head uses the exact GELU and LayerNorm epsilon 1e-5,
-  where this package's head uses the backbone's `hidden_act` and
-  `layer_norm_eps`; MLM logits therefore differ slightly in both directions.
+  unlike its backbone; `from_keras_hub` builds the pretrainer's MLM head with
+  the same choices (`mlm_hidden_act`, `mlm_layer_norm_eps`), so MLM logits
+  match to 1.8e-7.
 - keras-hub hard-codes LayerNorm epsilon 1e-12 in the backbone and one
   dropout rate; keras-hub has no NSP head, so NSP weights are dropped.
 
@@ -47,6 +48,7 @@ from keras_bert_impl.models import BertPretrainer, bert_backbone
 # its MaskedLMHead defaults as BertMaskedLM builds it).
 KERAS_HUB_HIDDEN_ACT = "gelu_approximate"
 KERAS_HUB_LAYER_NORM_EPS = 1e-12
+KERAS_HUB_MLM_HIDDEN_ACT = "gelu"
 KERAS_HUB_MLM_LAYER_NORM_EPS = 1e-5
 PRESET_VOCAB_FILE = os.path.join("assets", "tokenizer", "vocabulary.txt")
 
@@ -182,7 +184,12 @@ def from_keras_hub(hub_model):
     hub_backbone = hub_model.backbone if masked_lm else hub_model
     model = bert_backbone(_config_from_keras_hub(hub_backbone))
     if masked_lm:
-        model = BertPretrainer(model, nsp=False)
+        model = BertPretrainer(
+            model,
+            nsp=False,
+            mlm_hidden_act=KERAS_HUB_MLM_HIDDEN_ACT,
+            mlm_layer_norm_eps=KERAS_HUB_MLM_LAYER_NORM_EPS,
+        )
     tensors = {variable.path: variable.numpy() for variable in hub_model.weights}
     source = f"keras-hub {type(hub_model).__name__} {hub_model.name!r}"
     unused = assign_from_tensors(keras_hub_mappings(model), tensors, source)
@@ -228,6 +235,16 @@ def to_keras_hub(model, preprocessor=None):
         differences.append(
             f"keras-hub has one dropout rate; using hidden_dropout={config.hidden_dropout} "
             f"for attention too (was {config.attention_dropout})"
+        )
+    head = getattr(model, "mlm_head", None)
+    if head is not None and (
+        head.hidden_act != KERAS_HUB_MLM_HIDDEN_ACT
+        or head.layer_norm_eps != KERAS_HUB_MLM_LAYER_NORM_EPS
+    ):
+        differences.append(
+            f"the MLM head uses hidden_act={head.hidden_act!r} and layer_norm_eps="
+            f"{head.layer_norm_eps}, but keras-hub's head uses "
+            f"{KERAS_HUB_MLM_HIDDEN_ACT!r} and {KERAS_HUB_MLM_LAYER_NORM_EPS}"
         )
     if getattr(model, "nsp", False):
         differences.append("keras-hub BERT has no NSP head; its weights are dropped")

@@ -23,6 +23,12 @@ class BertPretrainer(BertTask):
     Args:
         backbone: a `BertBackbone`.
         nsp: whether to add the next-sentence-prediction head.
+        mlm_hidden_act: activation of the MLM transform; defaults to the
+            backbone's `hidden_act`, as in BERT. keras-hub's head uses the
+            exact GELU whatever its backbone does, and `from_keras_hub` says so
+            here.
+        mlm_layer_norm_eps: LayerNorm epsilon of the MLM head; defaults to
+            the backbone's (keras-hub's head uses 1e-5).
 
     Example:
 
@@ -31,7 +37,9 @@ class BertPretrainer(BertTask):
     >>> # pretrainer.fit(dataset) with (x, {"mlm": ids}, {"mlm": weights})
     """
 
-    def __init__(self, backbone, nsp=False, **kwargs):
+    def __init__(
+        self, backbone, nsp=False, mlm_hidden_act=None, mlm_layer_norm_eps=None, **kwargs
+    ):
         inputs = {
             name: keras.Input(shape=(None,), dtype="int32", name=name)
             for name in (*INPUT_NAMES, "mask_positions")
@@ -40,8 +48,8 @@ class BertPretrainer(BertTask):
         config = backbone.config
         mlm_head = MaskedLMHead(
             backbone.token_embedding,
-            hidden_act=config.hidden_act,
-            layer_norm_eps=config.layer_norm_eps,
+            hidden_act=mlm_hidden_act or config.hidden_act,
+            layer_norm_eps=mlm_layer_norm_eps or config.layer_norm_eps,
             initializer_range=config.initializer_range,
             dtype=backbone.dtype_policy,
             name="mlm_head",
@@ -58,6 +66,8 @@ class BertPretrainer(BertTask):
         self.backbone = backbone
         self.nsp = nsp
         self.mlm_head = mlm_head
+        self.mlm_hidden_act = mlm_hidden_act
+        self.mlm_layer_norm_eps = mlm_layer_norm_eps
 
     def compile(self, optimizer="adam", loss="auto", weighted_metrics="auto", **kwargs):
         """Compiles with BERT's losses unless `loss` / metrics are given."""
@@ -84,7 +94,11 @@ class BertPretrainer(BertTask):
         )
 
     def task_config(self):
-        return {"nsp": self.nsp}
+        return {
+            "nsp": self.nsp,
+            "mlm_hidden_act": self.mlm_hidden_act,
+            "mlm_layer_norm_eps": self.mlm_layer_norm_eps,
+        }
 
 
 def _sparse_cross_entropy():
