@@ -165,6 +165,7 @@ def finetune(args):
     )
     history = classifier.fit(
         train_data,
+        shuffle=False,  # the pipeline shuffles
         validation_data=eval_data,
         epochs=args.epochs,
         callbacks=training_callbacks(

@@ -2,6 +2,7 @@
 
 import math
 import os
+import warnings
 
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
@@ -129,8 +130,14 @@ def pretrain(args):
         f"{config.vocab_size} for {total_steps} steps of {args.batch_size} sequences "
         f"({strategy.num_replicas_in_sync} replica(s), {args.precision})"
     )
+    if not args.nsp:
+        # Without NSP the pooler takes no part in the loss; that is expected.
+        warnings.filterwarnings(
+            "ignore", message=r"Gradients do not exist for variables \['pooler/"
+        )
     history = pretrainer.fit(
         dataset,
+        shuffle=False,  # the pipeline shuffles
         epochs=epochs,
         steps_per_epoch=steps_per_epoch if args.steps is not None else None,
         callbacks=training_callbacks(
