@@ -127,7 +127,8 @@ def export_saved_model(
 
 def _write_saved_model(serving, path):
     archive = keras.export.ExportArchive()
-    archive.track(serving.model)
+    # No archive.track(model): the endpoints capture the variables they use,
+    # and tracking the Keras model as well stores every weight a second time.
     for name, (fn, input_signature) in serving.signatures.items():
         archive.add_endpoint(name, fn, input_signature=input_signature)
     archive.write_out(path, verbose=False)
