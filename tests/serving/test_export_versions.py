@@ -20,7 +20,18 @@ def entries(root):
     return sorted(os.listdir(root))
 
 
-def test_versions_increment_and_overwrite_needs_the_flag(model_dir, tmp_path):
+@pytest.fixture
+def quick_saved_model(monkeypatch):
+    """Replaces the SavedModel writing (seconds) by one file: these tests are about folders."""
+
+    def write(serving, path):
+        os.makedirs(path)
+        open(os.path.join(path, "saved_model.pb"), "w").close()
+
+    monkeypatch.setattr(export_lib, "_write_saved_model", write)
+
+
+def test_versions_increment_and_overwrite_needs_the_flag(model_dir, tmp_path, quick_saved_model):
     root = str(tmp_path / "cls")
     assert next_version(root) == 1
     assert export_saved_model(model_dir, root, seq_len=8) == os.path.join(root, "1")
@@ -59,7 +70,7 @@ def test_failure_mid_export_leaves_no_version(model_dir, tmp_path, monkeypatch):
     assert next_version(root) == 1
 
 
-def test_failed_overwrite_keeps_the_old_version(model_dir, tmp_path, monkeypatch):
+def test_failed_overwrite_keeps_the_old_version(model_dir, tmp_path, monkeypatch, quick_saved_model):
     root = str(tmp_path / "cls")
     export_saved_model(model_dir, root, seq_len=8)
     before = entries(os.path.join(root, "1"))
@@ -84,7 +95,9 @@ def test_bad_sizes_are_refused_before_writing(model_dir, tmp_path):
     assert not os.path.exists(tmp_path / "cls")
 
 
-def test_overwrite_failing_at_the_final_rename_restores_the_old_version(model_dir, tmp_path, monkeypatch):
+def test_overwrite_failing_at_the_final_rename_restores_the_old_version(
+    model_dir, tmp_path, monkeypatch, quick_saved_model
+):
     root = str(tmp_path / "cls")
     export_saved_model(model_dir, root, seq_len=8)
     marker = os.path.join(root, "1", "old-version-marker")
