@@ -57,20 +57,17 @@ def test_attention_ignores_padded_keys():
     )
 
 
-def test_attention_dropout_path_equals_fused_path_without_dropout():
+def test_attention_equals_keras_dot_product_attention_reference():
     layer = BertSelfAttention(num_heads=2, head_size=4, dropout=0.0)
     x = np.random.default_rng(2).normal(size=(2, 5, 8)).astype("float32")
     mask = np.array([[1, 1, 1, 0, 0], [1] * 5], "int32")
-    layer(x, mask)
+    actual = layer(x, mask)
     qkv = ops.einsum("btd,dknh->btknh", x, layer.qkv_kernel) + layer.qkv_bias
-    manual = layer._attention_with_dropout(
-        qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2],
-        ops.cast(mask, "bool")[:, None, None, :], training=False,
-    )
-    fused = ops.dot_product_attention(
+    context = ops.dot_product_attention(
         qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], mask=ops.cast(mask, "bool")[:, None, None, :]
     )
-    np.testing.assert_allclose(manual, fused, rtol=1e-5, atol=1e-6)
+    expected = ops.einsum("btnh,nhd->btd", context, layer.output_kernel) + layer.output_bias
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_masked_lm_head_is_tied_and_evaluated_at_positions_only():
