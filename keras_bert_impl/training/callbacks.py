@@ -1,10 +1,31 @@
-"""The callbacks every training run gets: backups to resume from, logs, NaN stop."""
+"""The callbacks every training run gets: backups to resume from, logs, NaN stop.
 
+Backups (`AtomicBackupAndRestore`) survive a kill at any instant: each one is
+a single weights file, written under a temporary name and renamed into place,
+that carries its own training position (epoch, steps into it) and a checksum
+of its contents. Two generations are kept (`latest.weights.h5` and the one
+before, `previous.weights.h5`); a damaged latest one is reported by name
+and the previous one is used.
+"""
+
+import glob
+import json
 import math
 import os
+import shutil
 import sys
+import zlib
 
+import h5py
 import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_impl.io_utils import write_text_atomically
+from keras_bert_impl.training.signals import TrainingInterrupted
+
+# Exit status of a run stopped by a NaN/Inf loss (2 is a user error, 128 + N a signal).
+NON_FINITE_EXIT_STATUS = 3
 
 
 class NonFiniteLossError(RuntimeError):
@@ -15,9 +36,9 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Raises `NonFiniteLossError` with advice as soon as the loss is NaN/Inf.
 
     Raising (rather than setting `stop_training`, as Keras' `TerminateOnNaN`
-    does) skips `on_train_end`, so the backup callback after this one neither
-    saves the broken weights nor deletes the last good backup, and the next run
-    resumes from it.
+    does) skips `on_epoch_end` and `on_train_end`, so the backup callback after
+    this one never saves the broken weights, and the next run resumes from the
+    last good backup.
 
     Args:
         precision: the run's precision policy name, for the advice.
@@ -32,17 +53,217 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         if loss is None or math.isfinite(float(loss)):
             return
         step = int(self.model.optimizer.iterations.numpy())
-        advice = ["lower --learning-rate (or raise the warmup)"]
-        if self.precision == "mixed_float16":
-            advice.append("use --precision mixed_bfloat16 or float32")
-        elif self.precision == "mixed_bfloat16":
-            advice.append("try --precision float32")
-        advice.append("check the input data")
         raise NonFiniteLossError(
             f"loss became {loss} at step {step}; stopped without saving this "
             f"state. The last good backup is kept and a rerun resumes from it. "
-            f"Try: {'; '.join(advice)}."
+            f"Try: {non_finite_advice(self.precision)}."
         )
+
+
+def non_finite_advice(precision):
+    advice = ["lower --learning-rate (or raise --warmup-ratio)"]
+    if precision == "mixed_float16":
+        advice.append("use --precision mixed_bfloat16 or float32")
+    elif precision == "mixed_bfloat16":
+        advice.append("try --precision float32")
+    advice.append("check the input data")
+    return "; ".join(advice)
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backups are atomic, checked and resumable mid-epoch.
+
+    Keras writes `latest.weights.h5` in place and the epoch in a separate
+    JSON file, so a kill during a backup can leave a truncated file, or new
+    weights beside an old epoch (the resumed run then trains extra steps).
+    Here each backup is one file, renamed into place when complete, holding
+    the epoch, the steps done in it and a CRC32 of every array; the JSON file
+    is only a readable copy. Loading checks the CRC and falls back to the
+    previous backup, naming the damaged file.
+
+    With a `StopRequest`, a SIGTERM/SIGINT ends training after the current
+    step with a backup of that step and `TrainingInterrupted`; the next run
+    resumes in the middle of the epoch and ends the epoch after its remaining
+    steps, so the total step count is the same as without the stop.
+
+    Args:
+        backup_dir: folder of the backups (one per worker).
+        stop: a `StopRequest`, or None to ignore signals.
+        double_checkpoint: keep the previous backup as well.
+
+    Example:
+
+    >>> callback = AtomicBackupAndRestore("runs/x/backup")  # doctest: +SKIP
+    >>> model.fit(data, epochs=10, callbacks=[callback])  # doctest: +SKIP
+    """
+
+    def __init__(self, backup_dir, stop=None, double_checkpoint=True):
+        # The backup is deleted by the caller once the final model is saved, so
+        # a kill between the end of `fit` and that save still resumes.
+        super().__init__(backup_dir, double_checkpoint=double_checkpoint, delete_checkpoint=False)
+        # Keras names it latest.weights.h5.bkp, which `load_weights` refuses to read.
+        self._prev_weights_path = os.path.join(backup_dir, "previous.weights.h5")
+        self.stop = stop
+        self._epoch = 0
+        self._steps_done = 0
+        self._steps_per_epoch = None
+        self._resumed_epoch = None
+        self._resumed_steps = 0
+        self._ended_epoch_early = False
+
+    # Restoring.
+
+    def on_train_begin(self, logs=None):
+        for leftover in glob.glob(os.path.join(self.backup_dir, ".tmp-*")):
+            os.remove(leftover)
+        if not self.model.built:
+            raise ValueError("AtomicBackupAndRestore needs a built model before fit().")
+        self._steps_per_epoch = self.params.get("steps") if self.params else None
+        damaged = []
+        for path in (self._weights_path, self._prev_weights_path):
+            if not os.path.exists(path):
+                continue
+            try:
+                position = read_backup_position(path)
+                if self.model.optimizer is not None and not self.model.optimizer.built:
+                    self.model.optimizer.build(self.model.trainable_variables)
+                self.model.load_weights(path)
+            except Exception as e:  # h5py and Keras raise many types for a bad file.
+                damaged.append(_describe(path, e))
+                continue
+            if damaged:
+                print(f"warning: damaged backup {damaged[0]}; using the previous one, {path}",
+                      file=sys.stderr)
+                # The good backup becomes the latest, so the next save keeps it as previous.
+                os.replace(path, self._weights_path)
+            self._restore_position(position)
+            return
+        if damaged:
+            raise ValueError(
+                f"no usable backup to resume from: {'; '.join(damaged)}. Delete "
+                f"{self.backup_dir} to start the run over."
+            )
+
+    def _restore_position(self, position):
+        epoch, steps = position["epoch"], position["steps"]
+        self._steps_per_epoch = self._steps_per_epoch or position["steps_per_epoch"] or None
+        self.model._initial_epoch = epoch
+        if steps:
+            self._resumed_epoch, self._resumed_steps = epoch, steps
+        step = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else "?"
+        into = f", {steps} steps into it" if steps else ""
+        print(f"resuming from backup at epoch {epoch}{into} (step {step})", file=sys.stderr)
+
+    # Saving.
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps_done = batch + 1
+        if self._epoch == self._resumed_epoch:
+            steps_done += self._resumed_steps
+            if self._steps_per_epoch and steps_done >= self._steps_per_epoch:
+                # The interrupted run did the first steps of this epoch already.
+                self.model.stop_training = True
+                self._ended_epoch_early = True
+        self._steps_done = steps_done
+        if self.stop is not None and self.stop.requested:
+            self._stop_after(steps_done)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._ended_epoch_early:
+            self.model.stop_training = False
+            self._ended_epoch_early = False
+        elif self._steps_per_epoch is None:
+            # A dataset of unknown size: its length is that of a full epoch.
+            self._steps_per_epoch = self._steps_done
+        self._save(epoch + 1, 0)
+
+    def _stop_after(self, steps_done):
+        name = self.stop.signal_name
+        if self._steps_per_epoch and steps_done >= self._steps_per_epoch:
+            self._save(self._epoch + 1, 0)
+        elif self._steps_per_epoch:
+            self._save(self._epoch, steps_done)
+        else:
+            raise TrainingInterrupted(
+                self.stop.signal_number,
+                f"stopped on {name} in the first epoch, whose length is not known yet, "
+                f"so no backup of this step was written; a rerun with the same --output "
+                f"resumes from the last backup in {self.backup_dir}, if any.",
+            )
+        step = int(self.model.optimizer.iterations.numpy())
+        raise TrainingInterrupted(
+            self.stop.signal_number,
+            f"stopped on {name} after step {step}; backup written to "
+            f"{self._weights_path}. Rerun the same command to resume.",
+        )
+
+    def _save(self, epoch, steps):
+        if not all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables):
+            raise NonFiniteLossError(
+                "the weights became NaN/Inf; stopped without saving them. The last good "
+                f"backup is kept. Try: {non_finite_advice(self.model.dtype_policy.name)}."
+            )
+        os.makedirs(self.backup_dir, exist_ok=True)
+        position = {"epoch": epoch, "steps": steps, "steps_per_epoch": self._steps_per_epoch or 0}
+        temp = os.path.join(self.backup_dir, f".tmp-{os.getpid()}.weights.h5")
+        self.model.save_weights(temp, overwrite=True)
+        with h5py.File(temp, "r+") as f:
+            f.attrs["backup_position"] = json.dumps(position)
+            f.attrs["backup_crc32"] = _crc32(f)
+        with open(temp, "rb+") as f:
+            os.fsync(f.fileno())
+        if self.double_checkpoint and os.path.exists(self._weights_path):
+            os.replace(self._weights_path, self._prev_weights_path)
+        os.replace(temp, self._weights_path)
+        write_text_atomically(self._training_metadata_path, json.dumps(position) + "\n")
+
+
+def read_backup_position(path):
+    """Checks a backup file and returns its position.
+
+    Returns:
+        dict with "epoch" (epochs completed), "steps" (steps done in the
+        next epoch) and "steps_per_epoch" (0 when unknown).
+
+    Raises:
+        ValueError: naming `path`, when the file is truncated, not an HDF5
+            file, lacks the position, or its contents fail the checksum.
+    """
+    try:
+        with h5py.File(path, "r") as f:
+            if "backup_position" not in f.attrs or "backup_crc32" not in f.attrs:
+                raise ValueError("not written by AtomicBackupAndRestore (no position or checksum)")
+            position = json.loads(f.attrs["backup_position"])
+            if _crc32(f) != int(f.attrs["backup_crc32"]):
+                raise ValueError("checksum mismatch: the file is corrupted")
+    except OSError as e:
+        raise ValueError(f"{path}: not a readable HDF5 weights file ({e})") from None
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"{path}: {e}") from None
+    return position
+
+
+def _crc32(h5_file):
+    crc = 0
+    names = []
+    h5_file.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+    for name in sorted(names):
+        crc = zlib.crc32(name.encode(), crc)
+        crc = zlib.crc32(np.ascontiguousarray(h5_file[name][()]).tobytes(), crc)
+    return crc
+
+
+def _describe(path, error):
+    message = " ".join(str(error).split())[:300]
+    return message if message.startswith(path) else f"{path}: {message}"
+
+
+def remove_backup(backup_dir):
+    """Deletes the backups once the final model is saved (the run is complete)."""
+    shutil.rmtree(backup_dir, ignore_errors=True)
 
 
 def progress_verbosity():
@@ -51,23 +272,25 @@ def progress_verbosity():
     return 1 if sys.stdout.isatty() else 2
 
 
-def training_callbacks(output_dir, backup_dir, precision, tensorboard=True):
+def training_callbacks(output_dir, backup_dir, precision, tensorboard=True, stop=None):
     """Returns the standard callbacks of a run, in the order they must run.
 
     Args:
         output_dir: the run's folder; TensorBoard logs go to `logs/` in it.
-        backup_dir: where `BackupAndRestore` keeps the resumable state (under
-            MultiWorkerMirroredStrategy each worker needs its own).
+        backup_dir: where the resumable state is kept (under
+            MultiWorkerMirroredStrategy each worker needs its own). Remove it
+            with `remove_backup` after saving the final model.
         precision: precision policy name, for the NaN advice.
         tensorboard: whether to write TensorBoard logs.
+        stop: a `signals.StopRequest` active around `fit`, to stop cleanly
+            on SIGTERM/SIGINT.
     """
     callbacks = [
+        # First: a NaN/Inf step raises before the backup callback sees it.
         StopOnNonFiniteLoss(precision),
         # Saved at each epoch end; runs given --steps use short epochs of
         # --checkpoint-every steps so a backup lands every that many steps.
-        # Two generations are kept, so a backup damaged by a crash mid-write
-        # falls back to the one before.
-        keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True),
+        AtomicBackupAndRestore(backup_dir, stop=stop),
     ]
     if tensorboard:
         callbacks.append(

@@ -1,0 +1,260 @@
+"""Backups that survive damage and signals, NaN stops, and float16 loss scaling.
+
+A two-layer Dense model keeps each fit to a fraction of a second; the CLI
+tests (tests/cli/test_reliability.py) repeat the important cases on BERT.
+"""
+
+import os
+import signal
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from keras_bert_impl.training.callbacks import (
+    AtomicBackupAndRestore,
+    NonFiniteLossError,
+    StopOnNonFiniteLoss,
+    read_backup_position,
+    training_callbacks,
+)
+from keras_bert_impl.training.optimization import create_optimizer
+from keras_bert_impl.training.signals import StopRequest, TrainingInterrupted
+
+STEPS_PER_EPOCH, EPOCHS, BATCH = 4, 3, 8
+
+
+def make_model(seed=0, activation="tanh"):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation=activation), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    return model
+
+
+def data(nan_at_step=None):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(STEPS_PER_EPOCH * BATCH, 6)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    if nan_at_step is not None:
+        x[nan_at_step * BATCH] = np.nan
+    return x, y
+
+
+def fit(model, backup_dir, callbacks=(), epochs=EPOCHS, nan_at_step=None, stop=None):
+    x, y = data(nan_at_step)
+    return model.fit(
+        x, y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0,
+        callbacks=[StopOnNonFiniteLoss(), AtomicBackupAndRestore(str(backup_dir), stop=stop), *callbacks],
+    )
+
+
+class StopAtBatch(keras.callbacks.Callback):
+    """Interrupts training by raising after a given global step (a crash)."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            raise RuntimeError("crash")
+
+
+class FakeStop:
+    """A StopRequest that is 'signalled' once the model reaches a step."""
+
+    def __init__(self, model, step):
+        self.model, self.step = model, step
+        self.signal_number = None
+
+    @property
+    def requested(self):
+        if int(self.model.optimizer.iterations.numpy()) >= self.step:
+            self.signal_number = signal.SIGTERM
+        return self.signal_number is not None
+
+    @property
+    def signal_name(self):
+        return "SIGTERM"
+
+
+def array_offset(path):
+    """Byte offset in the file of the data of its largest array."""
+    with h5py.File(path, "r") as f:
+        datasets = []
+        f.visititems(lambda name, item: datasets.append(item) if isinstance(item, h5py.Dataset) else None)
+        return max(datasets, key=lambda d: d.size).id.get_offset()
+
+
+def crash_after(backup_dir, step):
+    model = make_model()
+    with pytest.raises(RuntimeError, match="crash"):
+        fit(model, backup_dir, callbacks=[StopAtBatch(step)])
+    return model
+
+
+def test_backups_carry_their_position_and_a_crash_resumes_from_the_last(tmp_path):
+    crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1)
+    latest = tmp_path / "latest.weights.h5"
+    assert read_backup_position(str(latest)) == {"epoch": 2, "steps": 0, "steps_per_epoch": STEPS_PER_EPOCH}
+    assert read_backup_position(str(tmp_path / "previous.weights.h5"))["epoch"] == 1
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
+
+    model = make_model(seed=1)
+    history = fit(model, tmp_path)
+    assert len(history.history["loss"]) == EPOCHS - 2
+    assert int(model.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip_bytes", "garbage", "leftover_temp"])
+def test_damaged_latest_backup_is_named_and_the_previous_one_used(tmp_path, damage, capsys):
+    crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1)
+    latest = tmp_path / "latest.weights.h5"
+    content = latest.read_bytes()
+    if damage == "truncate":
+        latest.write_bytes(content[: len(content) // 2])
+    elif damage == "flip_bytes":
+        # Flip bytes inside an array's data: HDF5 itself does not notice.
+        raw = bytearray(content)
+        offset = array_offset(latest)
+        for i in range(offset, offset + 16):
+            raw[i] ^= 0xFF
+        latest.write_bytes(bytes(raw))
+    elif damage == "garbage":
+        latest.write_bytes(b"not an hdf5 file")
+    else:
+        # A kill during a backup write leaves only a temporary file behind.
+        (tmp_path / ".tmp-123.weights.h5").write_bytes(content[:100])
+    model = make_model(seed=1)
+    history = fit(model, tmp_path)
+    err = capsys.readouterr().err
+    resumed_epoch = 2 if damage == "leftover_temp" else 1
+    if damage != "leftover_temp":
+        assert f"warning: damaged backup {latest}: " in err and "using the previous one" in err
+    assert f"resuming from backup at epoch {resumed_epoch}" in err
+    assert len(history.history["loss"]) == EPOCHS - resumed_epoch
+    assert int(model.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
+    assert not (tmp_path / ".tmp-123.weights.h5").exists()
+
+
+def test_no_usable_backup_is_a_clear_error_naming_both_files(tmp_path):
+    crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1)
+    for name in ("latest.weights.h5", "previous.weights.h5"):
+        path = tmp_path / name
+        path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(ValueError, match="no usable backup") as error:
+        fit(make_model(), tmp_path)
+    message = str(error.value)
+    assert "latest.weights.h5: " in message and "previous.weights.h5: " in message
+    assert f"Delete {tmp_path}" in message
+
+
+@pytest.mark.parametrize("stop_step", [1, 5, STEPS_PER_EPOCH * 2, STEPS_PER_EPOCH * EPOCHS - 1])
+def test_stop_request_backs_up_the_step_and_the_rerun_ends_at_the_same_step(tmp_path, stop_step):
+    model = make_model()
+    with pytest.raises(TrainingInterrupted) as stopped:
+        fit(model, tmp_path, stop=FakeStop(model, stop_step))
+    assert stopped.value.exit_status == 143
+    assert f"after step {stop_step}" in str(stopped.value)
+    position = read_backup_position(str(tmp_path / "latest.weights.h5"))
+    assert position["epoch"] * STEPS_PER_EPOCH + position["steps"] == stop_step
+    saved = [w.numpy() for w in model.weights]
+
+    resumed = make_model(seed=1)
+    history = fit(resumed, tmp_path, callbacks=[WeightsAtStart(saved)])
+    assert int(resumed.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
+    assert len(history.history["loss"]) == EPOCHS - stop_step // STEPS_PER_EPOCH
+
+
+class WeightsAtStart(keras.callbacks.Callback):
+    """Checks that the weights at the first step equal the backed-up ones."""
+
+    def __init__(self, expected):
+        super().__init__()
+        self.expected = expected
+
+    def on_train_begin(self, logs=None):
+        for weight, value in zip(self.model.weights, self.expected):
+            np.testing.assert_array_equal(weight.numpy(), value)
+
+
+def test_stop_request_catches_sigterm_once_and_restores_handlers():
+    before = signal.getsignal(signal.SIGTERM)
+    with StopRequest() as stop:
+        assert not stop.requested
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.requested and stop.signal_name == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_second_sigint_stops_at_once():
+    with pytest.raises(KeyboardInterrupt):
+        with StopRequest() as stop:
+            signal.raise_signal(signal.SIGINT)
+            assert stop.requested
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_nan_loss_raises_with_advice_and_keeps_the_last_good_backup(tmp_path):
+    model = make_model()
+    nan_step = STEPS_PER_EPOCH + 2  # in the second epoch
+    with pytest.raises(NonFiniteLossError, match="lower --learning-rate") as error:
+        fit(model, tmp_path, nan_at_step=nan_step % STEPS_PER_EPOCH, epochs=EPOCHS)
+    # The NaN row is in every epoch; the first epoch's is at step 2 (0-based).
+    assert "at step 3" in str(error.value)
+    assert not (tmp_path / "latest.weights.h5").exists()
+
+    model = make_model()
+    fit(model, tmp_path, epochs=1)
+    with pytest.raises(NonFiniteLossError):
+        fit(model, tmp_path, epochs=EPOCHS, nan_at_step=1)
+    assert read_backup_position(str(tmp_path / "latest.weights.h5"))["epoch"] == 1
+    resumed = make_model(seed=1)
+    fit(resumed, tmp_path)
+    assert all(np.isfinite(w.numpy()).all() for w in resumed.weights)
+    assert int(resumed.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
+
+
+def test_nan_weights_behind_a_finite_loss_are_never_backed_up(tmp_path):
+    # relu(NaN) is 0 in TensorFlow: the loss stays finite while the first
+    # layer's weights turn NaN, so only the check before each backup sees it.
+    model = make_model(activation="relu")
+    with pytest.raises(NonFiniteLossError, match="weights became NaN/Inf"):
+        fit(model, tmp_path, nan_at_step=2)
+    assert not (tmp_path / "latest.weights.h5").exists()
+
+
+def test_training_callbacks_order_nan_stop_before_backup(tmp_path):
+    callbacks = training_callbacks(str(tmp_path), str(tmp_path / "backup"), "float32", tensorboard=False)
+    assert [type(c) for c in callbacks] == [StopOnNonFiniteLoss, AtomicBackupAndRestore]
+
+
+def test_mixed_float16_skips_an_overflowing_step_halves_the_scale_and_recovers():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                                  keras.layers.Dense(1, dtype="float32")])
+        model.compile(optimizer=create_optimizer(1e-2, total_steps=100, warmup_ratio=0.0), loss="mse")
+        optimizer = model.optimizer
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        x, y = data()
+        model.train_on_batch(x[:BATCH], y[:BATCH])  # builds everything
+        # A loss scale of 2^40 makes the float16 gradients overflow.
+        optimizer.dynamic_scale.assign(2.0**40)
+        before = [w.numpy().copy() for w in model.trainable_weights]
+        model.train_on_batch(x[:BATCH], y[:BATCH])
+        assert float(optimizer.dynamic_scale.numpy()) == 2.0**39
+        for weight, value in zip(model.trainable_weights, before):
+            np.testing.assert_array_equal(weight.numpy(), value)  # the step was skipped
+        # Training goes on: the scale keeps halving until the gradients fit, then steps apply.
+        history = model.fit(x, y, batch_size=BATCH, epochs=8, verbose=0, shuffle=False,
+                            callbacks=[StopOnNonFiniteLoss("mixed_float16")])
+        assert float(optimizer.dynamic_scale.numpy()) < 2.0**20
+        assert all(np.isfinite(history.history["loss"]))
+        assert all(np.isfinite(w.numpy()).all() for w in model.trainable_weights)
+        assert any(not np.array_equal(w.numpy(), v) for w, v in zip(model.trainable_weights, before))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
