@@ -2,11 +2,14 @@
 
 import json
 import os
+import sys
 
 import keras
 
 from keras_bert_impl.io_utils import write_text_atomically
+from keras_bert_impl.training.callbacks import NON_FINITE_EXIT_STATUS, NonFiniteLossError
 from keras_bert_impl.training.precision import PRECISIONS, set_precision
+from keras_bert_impl.training.signals import TrainingInterrupted
 from keras_bert_impl.training.strategy import (
     STRATEGY_NAMES,
     check_global_batch_size,
@@ -44,6 +47,25 @@ def add_run_arguments(parser, seq_len=128, batch_size=32):
         "CPU, and not supported under MirroredStrategy)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def run_training(train, args):
+    """Runs `train(args)` and returns the exit status.
+
+    A NaN/Inf loss ends with one `error:` line and status 3; a SIGTERM/SIGINT
+    stop (after its backup) with one `stopped:` line and 128 + the signal
+    number (143, 130), so a scheduler can tell them from success and from
+    user errors (2, see `cli.run_guarded`).
+    """
+    try:
+        train(args)
+    except NonFiniteLossError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return NON_FINITE_EXIT_STATUS
+    except TrainingInterrupted as e:
+        print(f"stopped: {e}", file=sys.stderr)
+        return e.exit_status
+    return 0
 
 
 def check_positive(args, *names):

@@ -17,9 +17,14 @@ from keras_bert_impl.model_dir import (
 )
 from keras_bert_impl.models import BertClassifier, bert_backbone
 from keras_bert_impl.text import Tokenizer
-from keras_bert_impl.training.callbacks import progress_verbosity, training_callbacks
+from keras_bert_impl.training.callbacks import (
+    progress_verbosity,
+    remove_backup,
+    training_callbacks,
+)
 from keras_bert_impl.training.evaluation import evaluate_classifier
 from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
+from keras_bert_impl.training.signals import StopRequest
 from keras_bert_impl.training.strategy import output_path_for_worker, per_worker_dir
 
 
@@ -70,8 +75,7 @@ def register(subparsers):
 
 
 def run(args):
-    finetune(args)
-    return 0
+    return common.run_training(finetune, args)
 
 
 def load_initial_backbone(init, preset, vocab, lowercase):
@@ -163,18 +167,16 @@ def finetune(args):
         f"fine-tuning on {len(label_names)} labels {label_names} for {args.epochs} "
         f"epoch(s) of {steps_per_epoch} steps"
     )
-    history = classifier.fit(
-        train_data,
-        shuffle=False,  # the pipeline shuffles
-        validation_data=eval_data,
-        epochs=args.epochs,
-        callbacks=training_callbacks(
-            output_dir,
-            per_worker_dir(os.path.join(output_dir, "backup"), strategy),
-            args.precision,
-        ),
-        verbose=progress_verbosity(),
-    )
+    backup_dir = per_worker_dir(os.path.join(output_dir, "backup"), strategy)
+    with StopRequest() as stop:
+        history = classifier.fit(
+            train_data,
+            shuffle=False,  # the pipeline shuffles
+            validation_data=eval_data,
+            epochs=args.epochs,
+            callbacks=training_callbacks(output_dir, backup_dir, args.precision, stop=stop),
+            verbose=progress_verbosity(),
+        )
     metrics = evaluate_classifier(classifier, eval_data, label_names)
     save_dir = output_path_for_worker(output_dir, strategy)
     save_model_dir(save_dir, classifier, vocab_file, lowercase, label_names=label_names)
@@ -183,6 +185,7 @@ def finetune(args):
         common.write_json(os.path.join(save_dir, "history.json"), history.history)
         print("fine-tuning done (first epoch -> last epoch):")
         common.print_history(history)
+    remove_backup(backup_dir)
     print_metrics(metrics)
     print(f"model directory: {output_dir}")
     return metrics, output_dir

@@ -10,8 +10,13 @@ from keras_bert_impl.data import pipelines, sources
 from keras_bert_impl.model_dir import VOCAB_FILE, save_model_dir
 from keras_bert_impl.models import BertPretrainer, bert_backbone
 from keras_bert_impl.text import Tokenizer, learn_vocab
-from keras_bert_impl.training.callbacks import progress_verbosity, training_callbacks
+from keras_bert_impl.training.callbacks import (
+    progress_verbosity,
+    remove_backup,
+    training_callbacks,
+)
 from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
+from keras_bert_impl.training.signals import StopRequest
 from keras_bert_impl.training.strategy import output_path_for_worker, per_worker_dir
 
 
@@ -77,8 +82,7 @@ def register(subparsers):
 
 
 def run(args):
-    pretrain(args)
-    return 0
+    return common.run_training(pretrain, args)
 
 
 def pretrain(args):
@@ -111,6 +115,11 @@ def pretrain(args):
         repeat=args.steps is not None,
     )
     if args.steps is not None:
+        if not any(True for _ in dataset.take(1)):
+            raise ValueError(
+                f"--corpus {' '.join(args.corpus)} gives no training example: it has no "
+                "text (only blank lines?)."
+            )
         steps_per_epoch = min(args.checkpoint_every, args.steps)
         epochs = math.ceil(args.steps / steps_per_epoch)
     else:
@@ -135,24 +144,23 @@ def pretrain(args):
         warnings.filterwarnings(
             "ignore", message=r"Gradients do not exist for variables \['pooler/"
         )
-    history = pretrainer.fit(
-        dataset,
-        shuffle=False,  # the pipeline shuffles
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch if args.steps is not None else None,
-        callbacks=training_callbacks(
-            output_dir,
-            per_worker_dir(os.path.join(output_dir, "backup"), strategy),
-            args.precision,
-        ),
-        verbose=progress_verbosity(),
-    )
+    backup_dir = per_worker_dir(os.path.join(output_dir, "backup"), strategy)
+    with StopRequest() as stop:
+        history = pretrainer.fit(
+            dataset,
+            shuffle=False,  # the pipeline shuffles
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch if args.steps is not None else None,
+            callbacks=training_callbacks(output_dir, backup_dir, args.precision, stop=stop),
+            verbose=progress_verbosity(),
+        )
     save_dir = output_path_for_worker(output_dir, strategy)
     save_model_dir(save_dir, pretrainer, vocab_file, args.lowercase)
     if history.history:
         common.write_json(os.path.join(save_dir, "history.json"), history.history)
         print("pretraining done (first epoch -> last epoch):")
         common.print_history(history)
+    remove_backup(backup_dir)
     print(f"model directory: {output_dir}")
     return history, output_dir
 
@@ -163,7 +171,10 @@ def _learn_vocab(documents, args, output_dir):
         # A resumed run must keep the vocabulary its backup was trained with.
         return vocab_file
     print(f"learning a {args.vocab_size}-token WordPiece vocabulary from the corpus")
-    learn_vocab(documents, args.vocab_size, lowercase=args.lowercase, output_path=vocab_file)
+    try:
+        learn_vocab(documents, args.vocab_size, lowercase=args.lowercase, output_path=vocab_file)
+    except ValueError as e:
+        raise ValueError(f"--corpus {' '.join(args.corpus)}: {e}") from None
     return vocab_file
 
 
