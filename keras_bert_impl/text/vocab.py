@@ -49,7 +49,15 @@ def load_vocab(path):
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"vocabulary file {path!r} does not exist")
     with tf.io.gfile.GFile(path, "rb") as f:
-        lines = f.read().decode("utf-8").split("\n")
+        data = f.read()
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ValueError(
+            f"vocabulary file {path!r}: line {line}: byte {data[e.start]:#04x} is not "
+            "valid UTF-8; expected a UTF-8 file with one token per line"
+        ) from None
     tokens = [line.rstrip() for line in lines]
     # A final newline leaves one empty string behind; blank lines at the end
     # of a file are harmless, blank lines inside would shift every id after.
@@ -159,7 +167,12 @@ def learn_vocab(
     words = texts.batch(256).map(
         lambda batch: split_words(batch, lowercase=lowercase).flat_values
     )
-    word_counts = learner.count_words(words)
+    try:
+        word_counts = learner.count_words(words)
+    except StopIteration:  # the learner's way of finding no words at all
+        raise ValueError(
+            "no words to learn a vocabulary from: the text is empty or blank"
+        ) from None
     vocab = learner.learn(
         word_counts,
         vocab_size,
