@@ -104,10 +104,13 @@ class MaskedLMHead(keras.layers.Layer):
             epsilon=self.layer_norm_eps, dtype=self.dtype_policy, name="layer_norm"
         )
         self.layer_norm.build((None, None, hidden_size))
+        # Added to the float32 logits, so it is never cast to the compute
+        # dtype (an autocast bias made eager calls under mixed precision fail).
         self.output_bias = self.add_weight(
             name="output_bias",
             shape=(self.token_embedding.input_dim,),
             initializer="zeros",
+            autocast=False,
         )
         self.built = True
 
@@ -116,7 +119,11 @@ class MaskedLMHead(keras.layers.Layer):
         x = ops.take_along_axis(sequence_output, positions, axis=1)
         x = self.layer_norm(self.transform_dense(x))
         embeddings = ops.cast(self.token_embedding.embeddings, self.compute_dtype)
-        logits = ops.einsum("bph,vh->bpv", x, embeddings)
+        # A plain [batch * predictions, hidden] x [hidden, vocab] matmul (the
+        # transpose folds into it). The einsum it replaces broadcast the
+        # embedding over the batch, so its gradient was a batched matmul plus
+        # a sum over the batch: 2x slower fwd+bwd (docs/PERFORMANCE.md).
+        logits = ops.matmul(x, ops.transpose(embeddings))
         return ops.cast(logits, "float32") + self.output_bias
 
     def compute_output_shape(self, sequence_output_shape, mask_positions_shape):
