@@ -12,7 +12,6 @@
   ends with status 3.
 """
 
-import glob
 import json
 import os
 import random
@@ -62,12 +61,12 @@ def backup_progress(output):
     return 0
 
 
-def wait_for(condition, process, timeout):
+def wait_for(condition, interval, process, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline and process.poll() is None:
         if condition():
             return True
-        time.sleep(0.002)
+        time.sleep(interval)
     return False
 
 
@@ -83,15 +82,30 @@ def test_random_kills_and_a_sigterm_always_resume_to_the_same_final_step(tmp_pat
         "--batch-size", "8", "--output", output,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    temp_backup = os.path.join(output, "backup", ".tmp-*.weights.h5")
+    backup_dir = os.path.join(output, "backup")
+    metadata = os.path.join(backup_dir, "training_metadata.json")
+
+    def temporaries():
+        try:
+            return {name for name in os.listdir(backup_dir) if name.startswith(".tmp-")}
+        except FileNotFoundError:
+            return set()
 
     def after_a_new_backup(start):
-        return lambda: backup_progress(output) > start
+        # The readable copy of the position is rewritten after each backup (cheap to watch).
+        def modified():
+            try:
+                return os.stat(metadata).st_mtime_ns
+            except FileNotFoundError:
+                return 0
+
+        before = modified()
+        return (lambda: modified() != before), 0.02
 
     def during_a_backup_write(start):
         # Temporary names carry the process id: one left by a killed run does not count.
-        left_over = set(glob.glob(temp_backup))
-        return lambda: set(glob.glob(temp_backup)) - left_over
+        left_over = temporaries()
+        return (lambda: temporaries() - left_over), 0.002
 
     trials = [
         ("SIGKILL a random moment after the first backup", signal.SIGKILL, after_a_new_backup, 0.8),
@@ -108,7 +122,7 @@ def test_random_kills_and_a_sigterm_always_resume_to_the_same_final_step(tmp_pat
         try:
             reached = True
             if make_condition is not None:
-                reached = wait_for(make_condition(start), process, timeout=120)
+                reached = wait_for(*make_condition(start), process=process, timeout=120)
             time.sleep(rng.uniform(0, max_delay))
             assert process.poll() is None, f"{name}: the run ended before the signal (seed {seed})"
             process.send_signal(signal_number)

@@ -242,17 +242,17 @@ def test_mixed_float16_skips_an_overflowing_step_halves_the_scale_and_recovers()
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         x, y = data()
         model.train_on_batch(x[:BATCH], y[:BATCH])  # builds everything
-        # A loss scale of 2^40 makes the float16 gradients overflow.
-        optimizer.dynamic_scale.assign(2.0**40)
+        # A loss scale of 2^24 makes the float16 gradients overflow (max 65504).
+        optimizer.dynamic_scale.assign(2.0**24)
         before = [w.numpy().copy() for w in model.trainable_weights]
         model.train_on_batch(x[:BATCH], y[:BATCH])
-        assert float(optimizer.dynamic_scale.numpy()) == 2.0**39
+        assert float(optimizer.dynamic_scale.numpy()) == 2.0**23
         for weight, value in zip(model.trainable_weights, before):
             np.testing.assert_array_equal(weight.numpy(), value)  # the step was skipped
         # Training goes on: the scale keeps halving until the gradients fit, then steps apply.
-        history = model.fit(x, y, batch_size=BATCH, epochs=8, verbose=0, shuffle=False,
+        history = model.fit(x, y, batch_size=BATCH, epochs=4, verbose=0, shuffle=False,
                             callbacks=[StopOnNonFiniteLoss("mixed_float16")])
-        assert float(optimizer.dynamic_scale.numpy()) < 2.0**20
+        assert float(optimizer.dynamic_scale.numpy()) <= 2.0**16
         assert all(np.isfinite(history.history["loss"]))
         assert all(np.isfinite(w.numpy()).all() for w in model.trainable_weights)
         assert any(not np.array_equal(w.numpy(), v) for w, v in zip(model.trainable_weights, before))
