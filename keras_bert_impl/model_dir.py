@@ -30,6 +30,7 @@ import dataclasses
 import json
 import os
 import shutil
+import zipfile
 
 import keras
 
@@ -139,6 +140,11 @@ def load_model_dir(path, compile=True):
                 f"(expected {CONFIG_FILE}, {VOCAB_FILE}, {MODEL_FILE})."
             )
     model_file = os.path.join(path, MODEL_FILE)
+    if not zipfile.is_zipfile(model_file):
+        raise ValueError(
+            f"{model_file}: not a .keras archive (truncated or corrupted); "
+            f"{WEIGHTS_FILE} beside it holds the same weights."
+        )
     try:
         model = keras.saving.load_model(model_file, compile=compile)
     except Exception as e:  # Keras raises many types for a damaged archive.
