@@ -198,6 +198,25 @@ def from_keras_hub(hub_model):
     return model
 
 
+def keras_hub_backbone(config):
+    """A randomly initialised `keras_hub.models.BertBackbone` of `config`'s sizes.
+
+    keras-hub fixes the activation (approximate GELU), the LayerNorm epsilon
+    and a single dropout rate (`hidden_dropout` is used); see the module
+    docstring.
+    """
+    return _keras_hub().models.BertBackbone(
+        vocabulary_size=config.vocab_size,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        hidden_dim=config.hidden_size,
+        intermediate_dim=config.intermediate_size,
+        dropout=config.hidden_dropout,
+        max_sequence_length=config.max_position_embeddings,
+        num_segments=config.type_vocab_size,
+    )
+
+
 def to_keras_hub(model, preprocessor=None):
     """Converts this package's model into a keras-hub BERT.
 
@@ -253,16 +272,7 @@ def to_keras_hub(model, preprocessor=None):
             "Converting to keras-hub changes the model: " + "; ".join(differences) + ".",
             stacklevel=2,
         )
-    hub_model = keras_hub.models.BertBackbone(
-        vocabulary_size=config.vocab_size,
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
-        hidden_dim=config.hidden_size,
-        intermediate_dim=config.intermediate_size,
-        dropout=config.hidden_dropout,
-        max_sequence_length=config.max_position_embeddings,
-        num_segments=config.type_vocab_size,
-    )
+    hub_model = keras_hub_backbone(config)
     if hasattr(model, "mlm_head"):
         hub_model = keras_hub.models.BertMaskedLM(hub_model, preprocessor=preprocessor)
     tensors = tensors_from_keras(keras_hub_mappings(model))
