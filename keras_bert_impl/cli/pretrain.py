@@ -17,7 +17,12 @@ from keras_bert_impl.training.callbacks import (
 )
 from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
 from keras_bert_impl.training.signals import StopRequest
-from keras_bert_impl.training.strategy import output_path_for_worker, per_worker_dir
+from keras_bert_impl.training.strategy import (
+    output_path_for_worker,
+    per_worker_dir,
+    remove_worker_output,
+    shard_by_data,
+)
 
 
 def register(subparsers):
@@ -114,6 +119,9 @@ def pretrain(args):
         seed=args.seed,
         repeat=args.steps is not None,
     )
+    # Under multi_worker, every worker builds the same seeded batch stream
+    # and keeps its rows: together they train on what one process would.
+    dataset = shard_by_data(dataset)
     if args.steps is not None:
         if not any(True for _ in dataset.take(1)):
             raise ValueError(
@@ -160,6 +168,7 @@ def pretrain(args):
         common.write_json(os.path.join(save_dir, "history.json"), history.history)
         print("pretraining done (first epoch -> last epoch):")
         common.print_history(history)
+    remove_worker_output(save_dir, strategy)
     remove_backup(backup_dir)
     print(f"model directory: {output_dir}")
     return history, output_dir

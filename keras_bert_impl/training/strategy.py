@@ -18,6 +18,7 @@ Example:
 import glob
 import json
 import os
+import shutil
 import tempfile
 
 import tensorflow as tf
@@ -258,6 +259,45 @@ def output_path_for_worker(path, strategy):
     task_type, task_index = _task_of(strategy)
     temp_dir = tempfile.mkdtemp(prefix=f"{task_type}_{task_index}_")
     return os.path.join(temp_dir, os.path.basename(os.path.normpath(path)))
+
+
+def remove_worker_output(path, strategy):
+    """Deletes what a non-chief worker wrote to `output_path_for_worker(...)`.
+
+    Does nothing on the chief, whose `path` is the real output.
+
+    Example:
+
+        target = output_path_for_worker("out/model.keras", strategy)
+        model.save(target)
+        remove_worker_output(target, strategy)
+    """
+    if not is_chief(strategy):
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
+def shard_by_data(dataset):
+    """Makes tf.distribute split `dataset` by batch rows, not by input files.
+
+    Under DATA sharding every worker runs the whole input pipeline and keeps
+    the rows of each global batch that belong to its replicas, so the
+    workers together train on exactly the batches a one-worker run would (same
+    seed, same shuffles, same masks). The default AUTO policy shards by file
+    when the pipeline reads files through a reader dataset (TFRecord files of
+    a tfds dataset, for instance): then each worker sees different documents,
+    and a worker with no file of its own fails. The price of DATA is that
+    every worker tokenizes the whole corpus; outside a multi-worker strategy
+    the option does nothing.
+
+    Example:
+
+        model.fit(shard_by_data(dataset.batch(64, drop_remainder=True)))
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.with_options(options)
 
 
 def per_worker_dir(base_dir, strategy):
