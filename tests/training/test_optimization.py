@@ -41,3 +41,45 @@ def test_unknown_optimizer_and_bad_rate():
         create_optimizer(1e-4, 10, optimizer="sgd")
     with pytest.raises(ValueError, match="learning_rate"):
         create_optimizer(0.0, 10)
+
+
+def _tiny_classifier():
+    keras.utils.set_random_seed(1)
+    config = BertConfig.preset(
+        "bert_tiny", vocab_size=50, hidden_size=32, num_heads=2, intermediate_size=64,
+        hidden_dropout=0.0, attention_dropout=0.0,
+    )
+    return BertClassifier(bert_backbone(config), num_classes=2)
+
+
+def _losses(strategy, optimizer_name):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = {
+        "token_ids": rng.integers(5, 50, (8, 12)).astype("int32"),
+        "segment_ids": np.zeros((8, 12), "int32"),
+        "padding_mask": np.ones((8, 12), "int32"),
+    }
+    y = rng.integers(0, 2, 8).astype("int32")
+    dataset = tf.data.Dataset.from_tensors((x, y)).repeat(5)
+    with strategy.scope():
+        model = _tiny_classifier()
+        # A tiny clip norm makes every step clip, so per-replica clipping shows.
+        model.compile(optimizer=create_optimizer(1e-2, 5, 0.0, optimizer_name))
+        model.optimizer.global_clipnorm = 1e-3
+    return model.fit(dataset, epochs=1, verbose=0, shuffle=False).history["loss"], model
+
+
+@pytest.mark.parametrize("name", ["adamw", "lamb"])
+def test_mirrored_run_clips_like_one_device(name):
+    import tensorflow as tf
+
+    from keras_bert_impl.training.strategy import get_strategy
+
+    single, single_model = _losses(tf.distribute.get_strategy(), name)
+    mirrored, mirrored_model = _losses(get_strategy("mirrored"), name)
+    assert get_strategy("mirrored").num_replicas_in_sync == 2
+    np.testing.assert_allclose(mirrored, single, atol=1e-6)
+    for a, b in zip(single_model.weights, mirrored_model.weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, err_msg=a.path)
