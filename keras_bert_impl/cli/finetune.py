@@ -25,7 +25,13 @@ from keras_bert_impl.training.callbacks import (
 from keras_bert_impl.training.evaluation import evaluate_classifier
 from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
 from keras_bert_impl.training.signals import StopRequest
-from keras_bert_impl.training.strategy import output_path_for_worker, per_worker_dir
+from keras_bert_impl.training.strategy import (
+    is_chief,
+    output_path_for_worker,
+    per_worker_dir,
+    remove_worker_output,
+    shard_by_data,
+)
 
 
 def add_data_arguments(parser):
@@ -150,6 +156,7 @@ def finetune(args):
     common.check_seq_len(args.seq_len, backbone.config)
     tokenizer = Tokenizer(vocab_file, lowercase=lowercase)
     train_data, label_names = classification_data(args, tokenizer, args.train, None, "train", True)
+    train_data = shard_by_data(train_data)
     eval_source, eval_split = _eval_source(args)
     eval_data, _ = classification_data(args, tokenizer, eval_source, label_names, eval_split, False)
     steps_per_epoch = int(train_data.cardinality())
@@ -174,7 +181,9 @@ def finetune(args):
             shuffle=False,  # the pipeline shuffles
             validation_data=eval_data,
             epochs=args.epochs,
-            callbacks=training_callbacks(output_dir, backup_dir, args.precision, stop=stop),
+            callbacks=training_callbacks(
+                output_dir, backup_dir, args.precision, tensorboard=is_chief(strategy), stop=stop
+            ),
             verbose=progress_verbosity(),
         )
     metrics = evaluate_classifier(classifier, eval_data, label_names)
@@ -186,6 +195,7 @@ def finetune(args):
         print("fine-tuning done (first epoch -> last epoch):")
         common.print_history(history)
     remove_backup(backup_dir)
+    remove_worker_output(save_dir, strategy)
     print_metrics(metrics)
     print(f"model directory: {output_dir}")
     return metrics, output_dir

@@ -18,6 +18,7 @@ from keras_bert_impl.training.callbacks import (
 from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
 from keras_bert_impl.training.signals import StopRequest
 from keras_bert_impl.training.strategy import (
+    is_chief,
     output_path_for_worker,
     per_worker_dir,
     remove_worker_output,
@@ -159,7 +160,9 @@ def pretrain(args):
             shuffle=False,  # the pipeline shuffles
             epochs=epochs,
             steps_per_epoch=steps_per_epoch if args.steps is not None else None,
-            callbacks=training_callbacks(output_dir, backup_dir, args.precision, stop=stop),
+            callbacks=training_callbacks(
+                output_dir, backup_dir, args.precision, tensorboard=is_chief(strategy), stop=stop
+            ),
             verbose=progress_verbosity(),
         )
     save_dir = output_path_for_worker(output_dir, strategy)
