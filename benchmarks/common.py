@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_bert_impl as kbi  # noqa: E402
+from keras_bert_impl.convert.keras_hub import keras_hub_backbone  # noqa: E402
 from keras_bert_impl.training.precision import PRECISIONS, set_precision  # noqa: E402
 
 OURS = "keras_bert_impl"
@@ -61,16 +62,7 @@ def build_training_models(task, preset, vocab_size, precision="float32", jit_com
     set_precision(precision)
     config = bert_config(preset, vocab_size)
     ours_backbone = kbi.bert_backbone(config)
-    hub_backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=config.vocab_size,
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
-        hidden_dim=config.hidden_size,
-        intermediate_dim=config.intermediate_size,
-        dropout=config.hidden_dropout,
-        max_sequence_length=config.max_position_embeddings,
-        num_segments=config.type_vocab_size,
-    )
+    hub_backbone = keras_hub_backbone(config)
     if task == "mlm":
         models = {
             OURS: kbi.BertPretrainer(ours_backbone),
