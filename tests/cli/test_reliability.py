@@ -246,7 +246,7 @@ def bad_input_cases(tmp_path, corpus_file):
         ("missing model dir", ["evaluate", "--model", str(d / "nomodel"), "--data", str(d / "bigid.tsv")], {}, 2,
          "Model directory not found"),
         ("truncated model.keras", ["evaluate", "--model", damaged_model, "--data", str(d / "bigid.tsv")], {}, 2,
-         "model.keras: cannot be loaded"),
+         "model.keras: not a .keras archive (truncated or corrupted)"),
         ("damaged backup, no previous one",
          [*pretrain, "--corpus", corpus_file, "--output", str(damaged_backup)], {}, 2,
          "no usable backup to resume from: " + str(damaged_backup / "backup" / "latest.weights.h5")),
