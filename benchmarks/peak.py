@@ -36,13 +36,18 @@ def matmul_gflops(size, dtype, iterations=4):
     a = tf.cast(a, dtype)
     b = tf.cast(tf.random.normal([size, size], dtype=tf.float32), dtype)
 
+    scale = tf.cast(1.0 / size**0.5, dtype)
+
     @tf.function
     def run():
-        # Chained so no product can be skipped; the sum keeps one result alive.
-        total = tf.zeros([], dtype)
+        # Each product feeds the next, so Grappler can neither merge identical
+        # matmuls (common-subexpression elimination made an earlier version
+        # report 4x the real rate) nor shrink one to the sliced corner; the
+        # scale keeps values bounded.
+        x = a
         for _ in range(iterations):
-            total += tf.reduce_sum(tf.linalg.matmul(a, b)[:1, :1])
-        return total
+            x = tf.linalg.matmul(x, b) * scale
+        return tf.reduce_sum(x[:1, :1])
 
     run()
 
