@@ -98,7 +98,6 @@ def input_check(args, preset):
     """This package's MLM: step rate on one repeated synthetic batch vs the real pipeline."""
     import tempfile
 
-    import tensorflow as tf
     from keras_bert_impl.data import pretraining_dataset, pretraining_documents
     from keras_bert_impl.data.embedded import embedded_texts
     from keras_bert_impl.text import Tokenizer, learn_vocab

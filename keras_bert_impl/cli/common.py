@@ -7,13 +7,24 @@ import sys
 import keras
 
 from keras_bert_impl.io_utils import write_text_atomically
-from keras_bert_impl.training.callbacks import NON_FINITE_EXIT_STATUS, NonFiniteLossError
+from keras_bert_impl.model_dir import save_model_dir
+from keras_bert_impl.training.callbacks import (
+    NON_FINITE_EXIT_STATUS,
+    NonFiniteLossError,
+    progress_verbosity,
+    remove_backup,
+    training_callbacks,
+)
 from keras_bert_impl.training.precision import PRECISIONS, set_precision
-from keras_bert_impl.training.signals import TrainingInterrupted
+from keras_bert_impl.training.signals import StopRequest, TrainingInterrupted
 from keras_bert_impl.training.strategy import (
     STRATEGY_NAMES,
     check_global_batch_size,
     get_strategy,
+    is_chief,
+    output_path_for_worker,
+    per_worker_dir,
+    remove_worker_output,
 )
 
 
@@ -120,3 +131,45 @@ def output_dir_for(args):
     path = os.path.abspath(args.output)
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def fit_resumably(model, data, args, strategy, output_dir, **fit_args):
+    """`model.fit` with the run's callbacks: backups, TensorBoard, NaN and signal stops.
+
+    Returns:
+        `(history, backup_dir)`; pass both to `save_run` once training ends.
+    """
+    backup_dir = per_worker_dir(os.path.join(output_dir, "backup"), strategy)
+    with StopRequest() as stop:
+        history = model.fit(
+            data,
+            shuffle=False,  # the pipelines shuffle
+            callbacks=training_callbacks(
+                output_dir, backup_dir, args.precision, tensorboard=is_chief(strategy), stop=stop
+            ),
+            verbose=progress_verbosity(),
+            **fit_args,
+        )
+    return history, backup_dir
+
+
+def save_run(model, strategy, output_dir, history, backup_dir, vocab_file, lowercase,
+             label_names=None, json_files=None):
+    """Writes the model directory (the chief's only), then drops the backup.
+
+    The backup goes last, so a kill before the model is complete resumes
+    instead of losing the run.
+
+    Args:
+        json_files: extra `{file name: values}` written beside the model.
+    """
+    save_dir = output_path_for_worker(output_dir, strategy)
+    save_model_dir(save_dir, model, vocab_file, lowercase, label_names=label_names)
+    for name, values in (json_files or {}).items():
+        write_json(os.path.join(save_dir, name), values)
+    if history.history:
+        write_json(os.path.join(save_dir, "history.json"), history.history)
+        print("training done (first epoch -> last epoch):")
+        print_history(history)
+    remove_worker_output(save_dir, strategy)
+    remove_backup(backup_dir)

@@ -13,25 +13,12 @@ from keras_bert_impl.model_dir import (
     is_model_dir,
     load_model_dir,
     read_lowercase,
-    save_model_dir,
 )
 from keras_bert_impl.models import BertClassifier, bert_backbone
 from keras_bert_impl.text import Tokenizer
-from keras_bert_impl.training.callbacks import (
-    progress_verbosity,
-    remove_backup,
-    training_callbacks,
-)
 from keras_bert_impl.training.evaluation import evaluate_classifier
 from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
-from keras_bert_impl.training.signals import StopRequest
-from keras_bert_impl.training.strategy import (
-    is_chief,
-    output_path_for_worker,
-    per_worker_dir,
-    remove_worker_output,
-    shard_by_data,
-)
+from keras_bert_impl.training.strategy import shard_by_data
 
 
 def add_data_arguments(parser):
@@ -174,28 +161,20 @@ def finetune(args):
         f"fine-tuning on {len(label_names)} labels {label_names} for {args.epochs} "
         f"epoch(s) of {steps_per_epoch} steps"
     )
-    backup_dir = per_worker_dir(os.path.join(output_dir, "backup"), strategy)
-    with StopRequest() as stop:
-        history = classifier.fit(
-            train_data,
-            shuffle=False,  # the pipeline shuffles
-            validation_data=eval_data,
-            epochs=args.epochs,
-            callbacks=training_callbacks(
-                output_dir, backup_dir, args.precision, tensorboard=is_chief(strategy), stop=stop
-            ),
-            verbose=progress_verbosity(),
-        )
+    history, backup_dir = common.fit_resumably(
+        classifier,
+        train_data,
+        args,
+        strategy,
+        output_dir,
+        validation_data=eval_data,
+        epochs=args.epochs,
+    )
     metrics = evaluate_classifier(classifier, eval_data, label_names)
-    save_dir = output_path_for_worker(output_dir, strategy)
-    save_model_dir(save_dir, classifier, vocab_file, lowercase, label_names=label_names)
-    common.write_json(os.path.join(save_dir, "metrics.json"), metrics)
-    if history.history:
-        common.write_json(os.path.join(save_dir, "history.json"), history.history)
-        print("fine-tuning done (first epoch -> last epoch):")
-        common.print_history(history)
-    remove_backup(backup_dir)
-    remove_worker_output(save_dir, strategy)
+    common.save_run(
+        classifier, strategy, output_dir, history, backup_dir, vocab_file, lowercase,
+        label_names=label_names, json_files={"metrics.json": metrics},
+    )
     print_metrics(metrics)
     print(f"model directory: {output_dir}")
     return metrics, output_dir

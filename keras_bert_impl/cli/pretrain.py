@@ -7,23 +7,11 @@ import warnings
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
 from keras_bert_impl.data import pipelines, sources
-from keras_bert_impl.model_dir import VOCAB_FILE, save_model_dir
+from keras_bert_impl.model_dir import VOCAB_FILE
 from keras_bert_impl.models import BertPretrainer, bert_backbone
 from keras_bert_impl.text import Tokenizer, learn_vocab
-from keras_bert_impl.training.callbacks import (
-    progress_verbosity,
-    remove_backup,
-    training_callbacks,
-)
 from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
-from keras_bert_impl.training.signals import StopRequest
-from keras_bert_impl.training.strategy import (
-    is_chief,
-    output_path_for_worker,
-    per_worker_dir,
-    remove_worker_output,
-    shard_by_data,
-)
+from keras_bert_impl.training.strategy import shard_by_data
 
 
 def register(subparsers):
@@ -153,26 +141,18 @@ def pretrain(args):
         warnings.filterwarnings(
             "ignore", message=r"Gradients do not exist for variables \['pooler/"
         )
-    backup_dir = per_worker_dir(os.path.join(output_dir, "backup"), strategy)
-    with StopRequest() as stop:
-        history = pretrainer.fit(
-            dataset,
-            shuffle=False,  # the pipeline shuffles
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch if args.steps is not None else None,
-            callbacks=training_callbacks(
-                output_dir, backup_dir, args.precision, tensorboard=is_chief(strategy), stop=stop
-            ),
-            verbose=progress_verbosity(),
-        )
-    save_dir = output_path_for_worker(output_dir, strategy)
-    save_model_dir(save_dir, pretrainer, vocab_file, args.lowercase)
-    if history.history:
-        common.write_json(os.path.join(save_dir, "history.json"), history.history)
-        print("pretraining done (first epoch -> last epoch):")
-        common.print_history(history)
-    remove_worker_output(save_dir, strategy)
-    remove_backup(backup_dir)
+    history, backup_dir = common.fit_resumably(
+        pretrainer,
+        dataset,
+        args,
+        strategy,
+        output_dir,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch if args.steps is not None else None,
+    )
+    common.save_run(
+        pretrainer, strategy, output_dir, history, backup_dir, vocab_file, args.lowercase
+    )
     print(f"model directory: {output_dir}")
     return history, output_dir
 

@@ -15,7 +15,6 @@ Example:
     True
 """
 
-import collections
 import os
 import tempfile
 
