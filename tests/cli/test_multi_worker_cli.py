@@ -10,18 +10,15 @@ masks), so a run under another strategy sees other batches. pretrain shards
 the data by DATA, so the two workers build that same stream and each keeps
 its replica's half of every global batch.
 
-What must match, and why only that:
-- The first step's loss, to 1e-5: same initial weights, same global batch,
-  and the masked-LM loss averaged the same way. That loss is a per-replica
-  weighted mean (divided by the replica's count of real masked tokens), equal
-  to the global weighted mean only when the replicas hold equal counts, so the
-  corpus has long sentences and --max-predictions 2: every sequence has
-  exactly two masked tokens. Dropout is off (a replica draws its own masks).
-- Later steps only to 1e-2: Keras 3 clips gradients (BERT's global norm 1.0,
-  see training/optimization.py) on each replica's local gradient *before* the
-  all-reduce, so a clipped update differs from the single-process one.
-  Measured in-process with MirroredStrategy on a tiny BERT: 4.8e-7 without
-  clipping, 4.3e-3 with global_clipnorm=1.0.
+What must match: every step's loss, to 1e-5 (measured: 5e-7 after 4 steps).
+That needs the same initial weights and global batch, dropout off (a replica
+draws its own masks), and the masked-LM loss averaged the same way: it is a
+per-replica weighted mean (divided by the replica's count of real masked
+tokens), equal to the global weighted mean only when the replicas hold equal
+counts, so the corpus has long sentences and --max-predictions 2: every
+sequence has exactly two masked tokens. Gradient clipping (BERT's global norm
+1.0) acts on the all-reduced gradient (training/optimization.py), as in one
+process.
 """
 
 import json
@@ -174,5 +171,4 @@ def test_two_workers_pretrain_like_one_process(tmp_path):
     print("per-step losses, two workers:", cluster_losses)
     print("per-step losses, one process:", single_losses)
     assert len(cluster_losses) == len(single_losses) == STEPS
-    assert abs(cluster_losses[0] - single_losses[0]) < 1e-5
-    np.testing.assert_allclose(cluster_losses, single_losses, rtol=0, atol=1e-2)
+    np.testing.assert_allclose(cluster_losses, single_losses, rtol=0, atol=1e-5)
