@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import keras_bert_impl as kbi  # noqa: E402
+from hf_support import random_hf_pretraining_model  # noqa: E402
 from keras_bert_impl.convert.google import infer_lowercase  # noqa: E402
 
 HF_CONFIG = dict(
@@ -18,19 +19,6 @@ HF_CONFIG = dict(
     intermediate_size=37, max_position_embeddings=64, type_vocab_size=2,
     hidden_act="gelu",
 )
-
-
-def _random_hf_model(seed=0):
-    torch.manual_seed(seed)
-    config = transformers.BertConfig(
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **HF_CONFIG
-    )
-    model = transformers.BertForPreTraining(config).eval()
-    # Biases and LayerNorms start at 0/1; randomise them so a swap would show.
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.05)
-    return model
 
 
 def _google_name(hf_name):
@@ -132,7 +120,7 @@ def _max_errors(ours, reference):
 
 
 def test_release_names_cover_every_transformers_tensor():
-    names = set(_google_tensors(_random_hf_model()))
+    names = set(_google_tensors(random_hf_pretraining_model(HF_CONFIG)))
     assert "bert/encoder/layer_1/attention/self/query/kernel" in names
     assert "bert/embeddings/word_embeddings" in names
     assert "bert/embeddings/LayerNorm/gamma" in names
@@ -143,7 +131,7 @@ def test_release_names_cover_every_transformers_tensor():
 
 
 def test_pretrainer_matches_transformers(tmp_path):
-    hf_model = _random_hf_model()
+    hf_model = random_hf_pretraining_model(HF_CONFIG)
     folder = write_google_release(tmp_path / "uncased_L-2_H-32_A-4", hf_model)
     pretrainer = kbi.load_google_checkpoint(str(folder))
     assert pretrainer.nsp
@@ -158,7 +146,7 @@ def test_pretrainer_matches_transformers(tmp_path):
 
 
 def test_backbone_only(tmp_path):
-    hf_model = _random_hf_model(seed=2)
+    hf_model = random_hf_pretraining_model(HF_CONFIG, seed=2)
     folder = write_google_release(tmp_path / "release", hf_model)
     backbone = kbi.load_google_checkpoint(str(folder / "bert_model.ckpt"), heads=False)
     assert isinstance(backbone, kbi.BertBackbone)
@@ -170,7 +158,7 @@ def test_backbone_only(tmp_path):
 
 
 def test_unknown_tensor_is_an_error_naming_it(tmp_path):
-    hf_model = _random_hf_model()
+    hf_model = random_hf_pretraining_model(HF_CONFIG)
     tensors = _google_tensors(hf_model)
     tensors["output_weights"] = np.zeros((3, 32), "float32")  # a classifier head
     folder = write_google_release(tmp_path / "release", hf_model, tensors)
@@ -179,7 +167,7 @@ def test_unknown_tensor_is_an_error_naming_it(tmp_path):
 
 
 def test_missing_tensor_is_an_error_naming_it(tmp_path):
-    hf_model = _random_hf_model()
+    hf_model = random_hf_pretraining_model(HF_CONFIG)
     tensors = _google_tensors(hf_model)
     del tensors["bert/encoder/layer_1/attention/output/LayerNorm/beta"]
     folder = write_google_release(tmp_path / "release", hf_model, tensors)
@@ -196,7 +184,7 @@ def test_missing_files_are_named(tmp_path):
 
 
 def test_save_writes_the_release_names_and_round_trips(tmp_path):
-    hf_model = _random_hf_model(seed=4)
+    hf_model = random_hf_pretraining_model(HF_CONFIG, seed=4)
     source = write_google_release(tmp_path / "source", hf_model)
     pretrainer = kbi.load_google_checkpoint(str(source))
     vocab = tmp_path / "vocab.txt"

@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import keras_bert_impl as kbi  # noqa: E402
+from hf_support import random_hf_pretraining_model  # noqa: E402
 
 CONFIGS = {
     "two_layers_gelu": dict(
@@ -20,20 +21,6 @@ CONFIGS = {
         hidden_act="gelu", layer_norm_eps=1e-6,
     ),
 }
-
-
-def _random_hf_pretraining_model(hf_config, seed=0):
-    torch.manual_seed(seed)
-    config = transformers.BertConfig(
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **hf_config
-    )
-    model = transformers.BertForPreTraining(config).eval()
-    # Random init leaves biases and LayerNorms at 0/1; randomise every tensor
-    # so a wrong mapping of any of them would show.
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.05)
-    return model
 
 
 def _batch(vocab_size, type_vocab_size, seed=1):
@@ -81,7 +68,7 @@ def _max_errors(ours, reference):
 @pytest.mark.parametrize("safe_serialization", [True, False], ids=["safetensors", "bin"])
 def test_pretrainer_matches_transformers(tmp_path, config_name, safe_serialization):
     hf_config = CONFIGS[config_name]
-    hf_model = _random_hf_pretraining_model(hf_config)
+    hf_model = random_hf_pretraining_model(hf_config)
     hf_model.save_pretrained(tmp_path, safe_serialization=safe_serialization)
     batch = _batch(hf_config["vocab_size"], hf_config["type_vocab_size"])
     reference = _hf_outputs(hf_model, batch)
@@ -98,7 +85,7 @@ def test_pretrainer_matches_transformers(tmp_path, config_name, safe_serializati
 
 
 def test_backbone_load_warns_about_heads_and_matches(tmp_path):
-    hf_model = _random_hf_pretraining_model(CONFIGS["two_layers_gelu"])
+    hf_model = random_hf_pretraining_model(CONFIGS["two_layers_gelu"])
     hf_model.save_pretrained(tmp_path)
     with pytest.warns(UserWarning, match="cls.seq_relationship.weight"):
         backbone = kbi.load_huggingface(str(tmp_path))
@@ -111,7 +98,7 @@ def test_backbone_load_warns_about_heads_and_matches(tmp_path):
 
 
 def test_save_huggingface_round_trips_through_transformers(tmp_path):
-    hf_model = _random_hf_pretraining_model(CONFIGS["three_layers_wide_heads"], seed=3)
+    hf_model = random_hf_pretraining_model(CONFIGS["three_layers_wide_heads"], seed=3)
     hf_model.save_pretrained(tmp_path / "source")
     pretrainer = kbi.load_huggingface_pretrainer(str(tmp_path / "source"))
     vocab = tmp_path / "vocab.txt"
@@ -130,7 +117,7 @@ def test_save_huggingface_round_trips_through_transformers(tmp_path):
 def test_missing_tensor_is_named(tmp_path):
     from safetensors.numpy import load_file, save_file
 
-    hf_model = _random_hf_pretraining_model(CONFIGS["two_layers_gelu"])
+    hf_model = random_hf_pretraining_model(CONFIGS["two_layers_gelu"])
     hf_model.save_pretrained(tmp_path)
     tensors = load_file(tmp_path / "model.safetensors")
     del tensors["bert.encoder.layer.1.output.dense.bias"]
@@ -142,7 +129,7 @@ def test_missing_tensor_is_named(tmp_path):
 def test_misshaped_tensor_is_named(tmp_path):
     from safetensors.numpy import load_file, save_file
 
-    hf_model = _random_hf_pretraining_model(CONFIGS["two_layers_gelu"])
+    hf_model = random_hf_pretraining_model(CONFIGS["two_layers_gelu"])
     hf_model.save_pretrained(tmp_path)
     tensors = load_file(tmp_path / "model.safetensors")
     tensors["bert.pooler.dense.bias"] = np.zeros(31, dtype="float32")
