@@ -1,4 +1,4 @@
-"""In-graph text processing: vocabularies, WordPiece tokenizer, packing, masking."""
+"""In-graph text processing: vocabularies, WordPiece tokenizer, packing, masking, windows."""
 
 from keras_bert_impl.text.masking import MlmMasker, sample_pretraining_pairs
 from keras_bert_impl.text.packing import SegmentPacker
@@ -9,3 +9,4 @@ from keras_bert_impl.text.vocab import (
     load_vocab,
     save_vocab,
 )
+from keras_bert_impl.text.windows import TokenWindows, make_windows, window_starts
