@@ -3,16 +3,14 @@
 import argparse
 import json
 
-import numpy as np
+import keras_hub
 import pytest
+from support.hf import hf_outputs, random_hf_pretraining_model, transformers
+from support.parity import assert_same_weights, bert_batch, encoder_inputs, max_error
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-keras_hub = pytest.importorskip("keras_hub")
-
-import keras_bert_impl as kbi  # noqa: E402
-from keras_bert_impl.cli import convert, run_guarded  # noqa: E402
-from keras_bert_impl.model_dir import load_model_dir  # noqa: E402
+import keras_bert_impl as kbi
+from keras_bert_impl.cli import convert, run_guarded
+from keras_bert_impl.model_dir import load_model_dir
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(40)]
 SIZES = dict(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -31,34 +29,15 @@ def _convert(*argv):
 
 
 def _batch():
-    rng = np.random.default_rng(0)
-    token_ids = rng.integers(0, len(VOCAB), size=(2, 9)).astype("int32")
-    padding_mask = np.ones_like(token_ids)
-    padding_mask[1, 6:] = 0
-    return dict(token_ids=token_ids, segment_ids=np.zeros_like(token_ids),
-                padding_mask=padding_mask, mask_positions=np.array([[1, 4], [2, 3]], "int32"))
+    return bert_batch(len(VOCAB), batch_size=2, seq_len=9, num_masks=2, seed=0)
 
 
 def _hf_folder(path, do_lower_case):
-    torch.manual_seed(0)
-    model = transformers.BertForPreTraining(transformers.BertConfig(**SIZES)).eval()
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.05)
+    model = random_hf_pretraining_model(SIZES)
     model.save_pretrained(path)
     (path / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
     (path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": do_lower_case}))
     return model
-
-
-def _hf_mlm_logits(model, batch):
-    with torch.no_grad():
-        out = model(
-            input_ids=torch.tensor(batch["token_ids"], dtype=torch.long),
-            attention_mask=torch.tensor(batch["padding_mask"], dtype=torch.long),
-        )
-    rows = np.arange(2)[:, None]
-    return out.prediction_logits.numpy()[rows, batch["mask_positions"]]
 
 
 def test_hf_to_model_dir_and_back_to_hf(tmp_path, capsys):
@@ -68,14 +47,14 @@ def test_hf_to_model_dir_and_back_to_hf(tmp_path, capsys):
     loaded = load_model_dir(str(tmp_path / "dir"))
     assert loaded.lowercase is False and list(loaded.tokenizer.vocabulary) == VOCAB
     batch = _batch()
-    expected = _hf_mlm_logits(hf_model, batch)
-    assert np.abs(loaded.model.predict_on_batch(batch)["mlm"] - expected).max() < 1e-5
+    expected = hf_outputs(hf_model, batch)["mlm"]
+    assert max_error(loaded.model.predict_on_batch(batch)["mlm"], expected) < 1e-5
 
     assert _convert("--from", "keras", "--to", "hf", "--json", str(tmp_path / "dir"), str(tmp_path / "out")) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["lowercase"] is False and summary["nsp"] is True
     reloaded = transformers.BertForPreTraining.from_pretrained(tmp_path / "out").eval()
-    assert np.abs(_hf_mlm_logits(reloaded, batch) - expected).max() < 1e-5
+    assert max_error(hf_outputs(reloaded, batch)["mlm"], expected) < 1e-5
     tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "out")
     assert tokenizer.do_lower_case is False
 
@@ -92,8 +71,7 @@ def test_google_to_model_dir(tmp_path):
     assert _convert("--from", "google", "--to", "keras", str(release), str(tmp_path / "dir")) == 0
     loaded = load_model_dir(str(tmp_path / "dir"))
     assert loaded.lowercase is True and loaded.model.nsp
-    for a, b in zip(pretrainer.weights, loaded.model.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert_same_weights(pretrainer.weights, loaded.model.weights, compare_paths=False)
     # --cased overrides the folder name.
     _convert("--from", "google", "--to", "keras", "--cased", str(release), str(tmp_path / "cased"))
     assert load_model_dir(str(tmp_path / "cased")).lowercase is False
@@ -112,16 +90,14 @@ def test_keras_hub_preset_to_model_dir_and_back(tmp_path):
     loaded = load_model_dir(str(tmp_path / "dir"))
     assert loaded.config.hidden_act == "gelu_approximate"
     assert loaded.lowercase is True and list(loaded.tokenizer.vocabulary) == VOCAB
-    batch = _batch()
-    batch["token_ids"] %= len(VOCAB)
-    expected = hub_masked_lm.backbone.predict_on_batch({k: batch[k] for k in ("token_ids", "segment_ids", "padding_mask")})
-    ours = loaded.model.backbone.predict_on_batch({k: batch[k] for k in ("token_ids", "segment_ids", "padding_mask")})
-    assert np.abs(ours["sequence_output"] - expected["sequence_output"]).max() < 1e-5
+    inputs = encoder_inputs(_batch())
+    expected = hub_masked_lm.backbone.predict_on_batch(inputs)["sequence_output"]
+    ours = loaded.model.backbone.predict_on_batch(inputs)["sequence_output"]
+    assert max_error(ours, expected) < 1e-5
 
     assert _convert("--from", "keras", "--to", "keras_hub", str(tmp_path / "dir"), str(tmp_path / "hub")) == 0
     again = keras_hub.models.BertMaskedLM.from_preset(str(tmp_path / "hub"))
-    for a, b in zip(hub_masked_lm.weights, again.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert_same_weights(hub_masked_lm.weights, again.weights, compare_paths=False)
     assert again.preprocessor.tokenizer.lowercase is True
 
 

@@ -22,7 +22,6 @@ clipping on the all-reduced gradient (training/optimization.py).
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ import pytest
 from keras_bert_impl.config import BertConfig
 
 from cli_support import REPO_ROOT, read_json
+from support.ports import free_ports
 
 pytestmark = pytest.mark.slow
 
@@ -68,16 +68,6 @@ def _config(path):
     return str(path)
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def _pretrain_argv(corpus, config, output, steps=STEPS):
     return [
         sys.executable, os.path.join(REPO_ROOT, "train_tf.py"), "pretrain",
@@ -105,7 +95,7 @@ def _start(argv, log_path, tf_config=None, temp_dir=None):
 
 def _start_workers(tmp_path, argv, tag):
     """Starts the cluster; returns [(process, log path, temp dir)] in task order."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(NUM_WORKERS)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(NUM_WORKERS)]}
     workers = []
     for index in range(NUM_WORKERS):
         log_path = tmp_path / f"{tag}_worker_{index}.log"

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+from support.hf import hf_outputs, random_hf_pretraining_model
+from support.parity import bert_batch, encoder_inputs, max_errors
 
-import keras_bert_impl as kbi  # noqa: E402
-from hf_support import random_hf_pretraining_model  # noqa: E402
-from keras_bert_impl.convert.google import infer_lowercase  # noqa: E402
+import keras_bert_impl as kbi
+from keras_bert_impl.convert.google import infer_lowercase
 
 HF_CONFIG = dict(
     vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -81,44 +80,6 @@ def write_google_release(folder, hf_model, tensors=None):
     return folder
 
 
-def _batch(seed=1):
-    rng = np.random.default_rng(seed)
-    token_ids = rng.integers(0, HF_CONFIG["vocab_size"], size=(3, 12)).astype("int32")
-    segment_ids = np.zeros_like(token_ids)
-    segment_ids[:, 6:] = 1
-    padding_mask = np.ones_like(token_ids)
-    padding_mask[1, 9:] = 0
-    padding_mask[2, 4:] = 0
-    mask_positions = np.array([[1, 5, 7], [0, 2, 8], [3, 1, 2]], dtype="int32")
-    return dict(token_ids=token_ids, segment_ids=segment_ids,
-                padding_mask=padding_mask, mask_positions=mask_positions)
-
-
-def _hf_outputs(model, batch):
-    with torch.no_grad():
-        out = model.bert(
-            input_ids=torch.tensor(batch["token_ids"], dtype=torch.long),
-            token_type_ids=torch.tensor(batch["segment_ids"], dtype=torch.long),
-            attention_mask=torch.tensor(batch["padding_mask"], dtype=torch.long),
-        )
-        mlm, nsp = model.cls(out.last_hidden_state, out.pooler_output)
-    rows = np.arange(len(batch["mask_positions"]))[:, None]
-    return {
-        "sequence_output": out.last_hidden_state.numpy(),
-        "pooled_output": out.pooler_output.numpy(),
-        "mlm": mlm.numpy()[rows, batch["mask_positions"]],
-        "nsp": nsp.numpy(),
-    }
-
-
-def _encoder_inputs(batch):
-    return {k: batch[k] for k in ("token_ids", "segment_ids", "padding_mask")}
-
-
-def _max_errors(ours, reference):
-    return {k: float(np.abs(np.asarray(v) - reference[k]).max()) for k, v in ours.items()}
-
-
 def test_release_names_cover_every_transformers_tensor():
     names = set(_google_tensors(random_hf_pretraining_model(HF_CONFIG)))
     assert "bert/encoder/layer_1/attention/self/query/kernel" in names
@@ -135,12 +96,12 @@ def test_pretrainer_matches_transformers(tmp_path):
     folder = write_google_release(tmp_path / "uncased_L-2_H-32_A-4", hf_model)
     pretrainer = kbi.load_google_checkpoint(str(folder))
     assert pretrainer.nsp
-    batch = _batch()
+    batch = bert_batch(HF_CONFIG["vocab_size"])
     outputs = {
         **pretrainer.predict_on_batch(batch),
-        **pretrainer.backbone.predict_on_batch(_encoder_inputs(batch)),
+        **pretrainer.backbone.predict_on_batch(encoder_inputs(batch)),
     }
-    errors = _max_errors(outputs, _hf_outputs(hf_model, batch))
+    errors = max_errors(outputs, hf_outputs(hf_model, batch))
     print("google -> keras vs transformers:", errors)
     assert max(errors.values()) < 1e-5, errors
 
@@ -150,9 +111,9 @@ def test_backbone_only(tmp_path):
     folder = write_google_release(tmp_path / "release", hf_model)
     backbone = kbi.load_google_checkpoint(str(folder / "bert_model.ckpt"), heads=False)
     assert isinstance(backbone, kbi.BertBackbone)
-    batch = _batch()
-    errors = _max_errors(
-        backbone.predict_on_batch(_encoder_inputs(batch)), _hf_outputs(hf_model, batch)
+    batch = bert_batch(HF_CONFIG["vocab_size"])
+    errors = max_errors(
+        backbone.predict_on_batch(encoder_inputs(batch)), hf_outputs(hf_model, batch)
     )
     assert max(errors.values()) < 1e-5, errors
 

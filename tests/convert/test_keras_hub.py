@@ -2,13 +2,19 @@
 
 import warnings
 
+import keras_hub
 import numpy as np
 import pytest
+from support.parity import (
+    assert_same_weights,
+    bert_batch,
+    encoder_inputs,
+    max_error,
+    max_errors,
+)
 
-keras_hub = pytest.importorskip("keras_hub")
-
-import keras_bert_impl as kbi  # noqa: E402
-from keras_bert_impl.convert.keras_hub import (  # noqa: E402
+import keras_bert_impl as kbi
+from keras_bert_impl.convert.keras_hub import (
     from_keras_hub,
     load_keras_hub_preset,
     save_keras_hub_preset,
@@ -35,55 +41,32 @@ def _hub_masked_lm(seed=0):
     return _randomise(keras_hub.models.BertMaskedLM(keras_hub.models.BertBackbone(**SIZES)), seed)
 
 
-def _batch(seed=1):
-    rng = np.random.default_rng(seed)
-    token_ids = rng.integers(0, SIZES["vocabulary_size"], size=(3, 10)).astype("int32")
-    segment_ids = np.zeros_like(token_ids)
-    segment_ids[:, 5:] = 1
-    padding_mask = np.ones_like(token_ids)
-    padding_mask[1, 7:] = 0
-    padding_mask[2, 3:] = 0
-    mask_positions = np.array([[1, 5, 6], [0, 2, 4], [2, 1, 0]], dtype="int32")
-    return dict(token_ids=token_ids, segment_ids=segment_ids,
-                padding_mask=padding_mask, mask_positions=mask_positions)
-
-
-def _encoder_inputs(batch):
-    return {k: batch[k] for k in ("token_ids", "segment_ids", "padding_mask")}
-
-
-def _max_error(a, b):
-    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
-
-
 def test_backbone_from_keras_hub_and_back():
     hub_backbone = _randomise(keras_hub.models.BertBackbone(**SIZES), seed=0)
     backbone = from_keras_hub(hub_backbone)
     assert backbone.config.hidden_act == "gelu_approximate"
     assert backbone.config.layer_norm_eps == 1e-12
-    inputs = _encoder_inputs(_batch())
+    inputs = encoder_inputs(bert_batch(SIZES["vocabulary_size"], seq_len=10))
     expected = hub_backbone.predict_on_batch(inputs)
     ours = backbone.predict_on_batch(inputs)
-    errors = {k: _max_error(ours[k], expected[k]) for k in expected}
+    errors = max_errors(ours, expected)
     print("keras-hub backbone -> keras:", errors)
     assert max(errors.values()) < 1e-5, errors
 
     hub_again = to_keras_hub(backbone)
-    for a, b in zip(hub_backbone.weights, hub_again.weights):
-        assert a.path == b.path
-        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
-    again = hub_again.predict_on_batch(inputs)
-    print("keras -> keras-hub backbone:", {k: _max_error(again[k], expected[k]) for k in expected})
+    assert_same_weights(hub_backbone.weights, hub_again.weights)
+    # Same weights in the same keras-hub graph: the round trip is exact.
+    assert max_errors(hub_again.predict_on_batch(inputs), expected) == dict.fromkeys(expected, 0.0)
 
 
 def test_masked_lm_from_keras_hub_and_back():
     hub_masked_lm = _hub_masked_lm()
     pretrainer = from_keras_hub(hub_masked_lm)
     assert isinstance(pretrainer, kbi.BertPretrainer) and not pretrainer.nsp
-    batch = _batch()
+    batch = bert_batch(SIZES["vocabulary_size"], seq_len=10)
     expected = hub_masked_lm.predict_on_batch(batch)
     mlm = pretrainer.predict_on_batch(batch)["mlm"]
-    error = _max_error(mlm, expected)
+    error = max_error(mlm, expected)
     # keras-hub's MLM head uses the exact GELU and LayerNorm epsilon 1e-5,
     # unlike its backbone; the converted head is built with the same choices.
     assert pretrainer.mlm_head.hidden_act == "gelu"
@@ -97,10 +80,8 @@ def test_masked_lm_from_keras_hub_and_back():
         # Nothing changes on the way back: no "Converting to keras-hub changes" warning.
         warnings.filterwarnings("error", message="Converting to keras-hub")
         hub_again = to_keras_hub(pretrainer)
-    for a, b in zip(hub_masked_lm.weights, hub_again.weights):
-        assert a.path == b.path
-        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
-    assert _max_error(hub_again.predict_on_batch(batch), expected) == 0.0
+    assert_same_weights(hub_masked_lm.weights, hub_again.weights)
+    assert max_error(hub_again.predict_on_batch(batch), expected) == 0.0
 
 
 def test_erf_gelu_model_to_keras_hub_warns_and_differs_slightly():
@@ -111,10 +92,10 @@ def test_erf_gelu_model_to_keras_hub_warns_and_differs_slightly():
     _randomise(pretrainer, seed=3)
     with pytest.warns(UserWarning, match="approximate GELU.*NSP head"):
         hub_masked_lm = to_keras_hub(pretrainer)
-    batch = _batch()
-    ours = pretrainer.backbone.predict_on_batch(_encoder_inputs(batch))
-    theirs = hub_masked_lm.backbone.predict_on_batch(_encoder_inputs(batch))
-    error = _max_error(ours["sequence_output"], theirs["sequence_output"])
+    batch = bert_batch(SIZES["vocabulary_size"], seq_len=10)
+    ours = pretrainer.backbone.predict_on_batch(encoder_inputs(batch))
+    theirs = hub_masked_lm.backbone.predict_on_batch(encoder_inputs(batch))
+    error = max_error(ours["sequence_output"], theirs["sequence_output"])
     print("erf-GELU keras -> keras-hub, sequence_output max |diff|:", error)
     assert 0 < error < 1e-2
 
@@ -128,8 +109,7 @@ def test_preset_folder_round_trip(tmp_path):
     assert isinstance(loaded, kbi.BertPretrainer)
     assert open(vocab_file).read().split() == VOCAB
     assert lowercase is False
-    for a, b in zip(pretrainer.weights, loaded.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert_same_weights(pretrainer.weights, loaded.weights, compare_paths=False)
     with pytest.raises(FileExistsError):
         save_keras_hub_preset(pretrainer, str(tmp_path / "preset"))
 
@@ -140,8 +120,8 @@ def test_backbone_preset_saved_by_keras_hub(tmp_path):
     backbone, vocab_file, lowercase = load_keras_hub_preset(str(tmp_path / "preset"))
     assert isinstance(backbone, kbi.BertBackbone)
     assert vocab_file is None and lowercase is None
-    inputs = _encoder_inputs(_batch())
+    inputs = encoder_inputs(bert_batch(SIZES["vocabulary_size"], seq_len=10))
     expected = hub_backbone.predict_on_batch(inputs)["sequence_output"]
-    assert _max_error(backbone.predict_on_batch(inputs)["sequence_output"], expected) < 1e-5
+    assert max_error(backbone.predict_on_batch(inputs)["sequence_output"], expected) < 1e-5
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_keras_hub_preset(str(tmp_path))

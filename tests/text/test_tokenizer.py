@@ -7,10 +7,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from transformers import BertTokenizerFast
+from support.deps import require
 
 from keras_bert_impl.text import Tokenizer, save_vocab
 from keras_bert_impl.text.tokenizer import MAX_WORD_CHARS
+
+BertTokenizerFast = require("transformers").BertTokenizerFast
 
 WORDS = (
     "the a an of to in is was he she it they we you cat dog sat ran on mat house "

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from support.ports import free_ports
 
 import multi_worker_fit_worker as tiny_fit  # noqa: E402  (tests/training on sys.path)
 
@@ -21,23 +21,13 @@ NUM_WORKERS = 2
 TIMEOUT_S = 180
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def _run_workers(output_dir, *worker_args):
     """Runs the worker script as a two-worker cluster.
 
     Returns:
         [(return code, combined output)] per worker, in task order.
     """
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(NUM_WORKERS)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(NUM_WORKERS)]}
     processes = []
     try:
         for index in range(NUM_WORKERS):

@@ -1,0 +1,15 @@
+"""Helpers shared by the test folders, importable from any of them as `support`.
+
+tests/conftest.py puts tests/ on sys.path, so a test anywhere under tests/
+(and a worker script it starts with that PYTHONPATH) writes, for example:
+
+    from support.deps import require
+    from support.ports import free_ports
+    from support.parity import bert_batch, max_errors
+
+Modules:
+    deps: `require(name)`, the one way a test depends on an optional package.
+    ports: free localhost ports for multi-process clusters.
+    parity: random BERT inputs and the error measure the converter tests use.
+    hf: a random transformers BERT and its outputs (needs torch, transformers).
+"""
