@@ -52,14 +52,42 @@ MAX_WORD_CHARS = 100
 # Unicode Cc, Cf, Co, Cs (RE2 has no Cn, and BERT keeps unassigned code
 # points) without \t\n\r, which are whitespace; and U+FFFD, BERT's marker of
 # undecodable bytes.
-_DROPPED_CHARS = r"[^\P{C}\t\n\r]|\x{FFFD}"
-_WHITESPACE = r"[\t\n\r\p{Z}]+"
+DROPPED_CHARS = r"[^\P{C}\t\n\r]|\x{FFFD}"
+WHITESPACE = r"[\t\n\r\p{Z}]"
 _PUNCTUATION = r"[!-/:-@\[-`{-~\p{P}]"
 _CJK = (
     r"[\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}\x{20000}-\x{2A6DF}\x{2A700}-\x{2B73F}"
     r"\x{2B740}-\x{2B81F}\x{2B820}-\x{2CEAF}\x{F900}-\x{FAFF}\x{2F800}-\x{2FA1F}]"
 )
-_OWN_WORD = f"({_PUNCTUATION}|{_CJK})"
+OWN_WORD = f"({_PUNCTUATION}|{_CJK})"
+
+
+def normalize(strings, lowercase=True):
+    """BERT's character clean-up, before words are split (rules 1-3 above).
+
+    Works character by character, so normalising each character of a text
+    alone and joining the results gives the normalised text; `offsets`
+    relies on that to map every piece back to its source characters.
+
+    Args:
+        strings: string tensor of any shape.
+        lowercase: lower-case and strip accents.
+
+    Returns:
+        string tensor of the same shape.
+    """
+    text = tf.strings.unicode_transcode(
+        strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
+    text = tf.strings.regex_replace(text, DROPPED_CHARS, "")
+    if lowercase:
+        text = tf_text.normalize_utf8(text, "NFD")
+        text = tf.strings.regex_replace(text, r"\p{Mn}", "")
+        # tf.strings.lower applies Unicode's final-sigma rule; BERT in the
+        # tokenizers library lower-cases each character on its own.
+        text = tf.strings.regex_replace(text, "\u03a3", "\u03c3")
+        text = tf.strings.lower(text, encoding="utf-8")
+    return text
 
 
 def split_words(strings, lowercase=True):
@@ -75,19 +103,9 @@ def split_words(strings, lowercase=True):
     Returns:
         tf.RaggedTensor of strings, [batch, (words)].
     """
-    text = tf.strings.unicode_transcode(
-        strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
-    )
-    text = tf.strings.regex_replace(text, _DROPPED_CHARS, "")
-    if lowercase:
-        text = tf_text.normalize_utf8(text, "NFD")
-        text = tf.strings.regex_replace(text, r"\p{Mn}", "")
-        # tf.strings.lower applies Unicode's final-sigma rule; BERT in the
-        # tokenizers library lower-cases each character on its own.
-        text = tf.strings.regex_replace(text, "\u03a3", "\u03c3")
-        text = tf.strings.lower(text, encoding="utf-8")
-    text = tf.strings.regex_replace(text, _OWN_WORD, r" \1 ")
-    text = tf.strings.regex_replace(text, _WHITESPACE, " ")
+    text = normalize(strings, lowercase=lowercase)
+    text = tf.strings.regex_replace(text, OWN_WORD, r" \1 ")
+    text = tf.strings.regex_replace(text, WHITESPACE + "+", " ")
     return tf.strings.split(text)
 
 
@@ -223,6 +241,24 @@ class Tokenizer(keras.layers.Layer):
             tf.where(too_long, vocab_lib.UNK_TOKEN, words.flat_values)
         )
         return self._wordpiece.tokenize(words)
+
+    def tokenize_with_offsets(self, strings):
+        """Token ids with each piece's UTF-8 byte span in the original text.
+
+        See `keras_bert_impl.text.offsets` for the units and the method.
+
+        Args:
+            strings: texts, shape [batch] (or a single scalar text).
+
+        Returns:
+            dict of tf.RaggedTensor [batch, (pieces)]: "token_ids" (as
+            `__call__`), "start", "end" (int64 byte offsets, end exclusive)
+            and "word_ids" (int64 index of each piece's word in its text).
+        """
+        # Imported here: offsets builds on this module's normalisation.
+        from keras_bert_impl.text.offsets import tokenize_with_offsets
+
+        return tokenize_with_offsets(self, strings)
 
     def detokenize(self, ids):
         """Joins token ids back into text; [PAD] ids are skipped.
