@@ -23,6 +23,7 @@ Example:
 'saved_models/cls/1'
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -91,6 +92,16 @@ def export_saved_model(
         ValueError: a bad version, size or model.
         FileNotFoundError: `model` is not a model directory.
     """
+    version_dir = _version_dir(output_root, version, overwrite)
+    model_dir = model if isinstance(model, ModelDir) else load_model_dir(model, compile=False)
+    serving = ServingFunctions(model_dir, seq_len=seq_len, max_masks=max_masks, top_k=top_k)
+    with _atomic_version(version_dir) as temp_dir:
+        _write_version(serving, temp_dir, model_name=os.path.basename(os.path.abspath(output_root)))
+    return version_dir
+
+
+def _version_dir(output_root, version, overwrite):
+    """The folder of `version` (default the next one), refusing to replace it unasked."""
     if version is None:
         version = next_version(output_root)
     elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -101,20 +112,26 @@ def export_saved_model(
             f"{version_dir} already exists; pass overwrite=True (--overwrite) to replace "
             f"it, or another version (existing: {existing_versions(output_root)})."
         )
-    model_dir = model if isinstance(model, ModelDir) else load_model_dir(model, compile=False)
-    serving = ServingFunctions(model_dir, seq_len=seq_len, max_masks=max_masks, top_k=top_k)
+    return version_dir
+
+
+@contextlib.contextmanager
+def _atomic_version(version_dir):
+    """Yields a temporary folder that becomes `version_dir` once the block succeeds.
+
+    An existing version is moved aside just before the rename and deleted only
+    after it, and moved back if the rename fails: TF Serving always sees either
+    the old or the new version, complete.
+    """
     replaced = None
     try:
         with atomic_path(version_dir) as temp_dir:
-            _write_saved_model(serving, temp_dir)
-            write_warmup_file(
-                temp_dir, warmup_requests(serving, model_name=os.path.basename(os.path.abspath(output_root)))
-            )
-            if serving.label_names is not None:
-                with open(os.path.join(temp_dir, ASSETS_EXTRA_DIR, LABELS_FILE), "w", encoding="utf-8") as f:
-                    json.dump(serving.label_names, f, ensure_ascii=False)
+            yield temp_dir
             if os.path.exists(version_dir):
-                replaced = tempfile.mktemp(dir=output_root, prefix=f".old-{version}-")
+                replaced = tempfile.mktemp(
+                    dir=os.path.dirname(version_dir),
+                    prefix=f".old-{os.path.basename(version_dir)}-",
+                )
                 os.replace(version_dir, replaced)
     except BaseException:
         if replaced is not None and not os.path.exists(version_dir):
@@ -122,7 +139,19 @@ def export_saved_model(
         raise
     if replaced is not None:
         shutil.rmtree(replaced, ignore_errors=True)
-    return version_dir
+
+
+def _write_version(serving, path, model_name):
+    """Writes one complete version folder: SavedModel, warmup requests, extra assets.
+
+    Every step asks `serving` what to write, so a new task adds its signatures
+    to `ServingFunctions`, their example inputs to `warmup.example_inputs` and
+    any file its clients read to `extra_assets`; versioning, warmup and the
+    atomic write stay the same for every task.
+    """
+    _write_saved_model(serving, path)
+    write_warmup_file(path, warmup_requests(serving, model_name=model_name))
+    _write_extra_assets(serving, path)
 
 
 def _write_saved_model(serving, path):
@@ -132,6 +161,24 @@ def _write_saved_model(serving, path):
     for name, (fn, input_signature) in serving.signatures.items():
         archive.add_endpoint(name, fn, input_signature=input_signature)
     archive.write_out(path, verbose=False)
+
+
+def extra_assets(serving):
+    """`{file name: JSON value}` an export of `serving` writes to `assets.extra/`.
+
+    TF Serving ignores these files; clients read them (`read_export_labels`).
+    """
+    if serving.label_names is None:
+        return {}
+    return {LABELS_FILE: serving.label_names}
+
+
+def _write_extra_assets(serving, path):
+    directory = os.path.join(path, ASSETS_EXTRA_DIR)
+    os.makedirs(directory, exist_ok=True)
+    for name, value in extra_assets(serving).items():
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+            json.dump(value, f, ensure_ascii=False)
 
 
 def read_export_labels(saved_model_dir):
