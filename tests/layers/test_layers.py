@@ -1,6 +1,9 @@
+import collections
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
 from keras_bert_impl.layers import (
@@ -20,6 +23,16 @@ def _round_trip(layer, *inputs):
     clone(*inputs)
     clone.set_weights(layer.get_weights())
     return expected, clone(*inputs)
+
+
+def _op_dtypes(layer, *input_specs):
+    """`{op type: {dtype names}}` of the graph `layer` traces for `input_specs`."""
+    graph = tf.function(layer).get_concrete_function(*input_specs).graph
+    dtypes = collections.defaultdict(set)
+    for op in graph.get_operations():
+        if "T" in op.node_def.attr:
+            dtypes[op.type].add(op.get_attr("T").name)
+    return dtypes
 
 
 @pytest.fixture(autouse=True)
@@ -90,13 +103,24 @@ def test_masked_lm_head_is_tied_and_evaluated_at_positions_only():
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_keeps_norms_and_softmax_in_float32(policy):
     keras.mixed_precision.set_global_policy(policy)
+    compute_dtype = policy.split("_")[1]
     block = BertEncoderBlock(num_heads=2, intermediate_size=16)
     x = np.random.default_rng(4).normal(size=(2, 5, 8)).astype("float32")
     mask = np.ones((2, 5), "int32")
     out = block(x, mask)
-    assert out.dtype == policy.split("_")[1]
+    assert out.dtype == compute_dtype
     assert block.attention_layer_norm.gamma.dtype == "float32"
     assert block.attention.qkv_kernel.dtype == "float32"  # variables stay float32
     assert np.isfinite(np.asarray(ops.cast(out, "float32"))).all()
+
+    # What the ops compute in, not what the variables hold: the matmuls run
+    # in the half type, the softmax and both LayerNorms' statistics in float32.
+    dtypes = _op_dtypes(
+        block, tf.TensorSpec([None, None, 8], tf.float32), tf.TensorSpec([None, None], tf.int32)
+    )
+    assert dtypes["MatMul"] == dtypes["BatchMatMulV2"] == {compute_dtype}
+    for op_type in ("Softmax", "Mean", "SquaredDifference", "Rsqrt"):
+        assert dtypes[op_type] == {"float32"}, (op_type, dtypes[op_type])
+
     head = ClassificationHead(2)
     assert head(out[:, 0]).dtype == "float32"
