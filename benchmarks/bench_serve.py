@@ -91,7 +91,7 @@ def export_both(args, workdir):
     config = kbi.BertConfig.preset(args.config, vocab_size=len(vocab))
     ours = kbi.BertClassifier(kbi.bert_backbone(config), num_classes=2)
     save_model_dir(os.path.join(workdir, "ours_model"), ours, vocab_file, True,
-                   label_names=["negative", "positive"])
+                   seq_len=args.seq_len, label_names=["negative", "positive"])
     export_saved_model(os.path.join(workdir, "ours_model"), os.path.join(workdir, "ours"),
                        version=1, seq_len=args.seq_len)
 

@@ -3,7 +3,10 @@
 Each function takes a model and the `Tokenizer` it was trained with
 (`load_model_dir` returns both), tokenizes and packs the texts as training
 did ([CLS] A [SEP] (B [SEP]), padding to the longest text of the batch) and
-returns plain Python values.
+returns plain Python values. Texts are cut at `seq_len` tokens, by default
+the length the model was trained at (the tokenizer's `model_max_length`,
+which `load_model_dir` sets), as the SavedModel export does, so both give
+the same answer for the same text.
 
 Example:
 
@@ -15,6 +18,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_impl.choices import DEFAULT_SEQ_LEN
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.vocab import MASK_TOKEN
 
@@ -55,8 +59,17 @@ def _pack(tokenizer, segments_a, segments_b, max_len):
     return packer(_ragged(segments_a), _ragged(segments_b))
 
 
-def _backbone_config(model):
-    return getattr(model, "backbone", model).config
+def _seq_len(model, tokenizer, seq_len):
+    """`seq_len`, else the training length the tokenizer records, else the default."""
+    max_len = getattr(model, "backbone", model).config.max_position_embeddings
+    if seq_len is None:
+        seq_len = tokenizer.model_max_length or min(DEFAULT_SEQ_LEN, max_len)
+    if not 3 <= seq_len <= max_len:
+        raise ValueError(
+            f"seq_len={seq_len}: expected 3 ([CLS] x [SEP]) to the model's "
+            f"max_position_embeddings ({max_len})."
+        )
+    return seq_len
 
 
 def _tokenize_with_masks(tokenizer, text):
@@ -77,7 +90,7 @@ def _tokenize_with_masks(tokenizer, text):
     return ids
 
 
-def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32):
+def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32, seq_len=None):
     """Predicts the tokens behind each "[MASK]" in the text(s).
 
     Args:
@@ -87,6 +100,8 @@ def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32):
             literal "[MASK]" (e.g. "the sky is [MASK] .").
         top_k: how many candidates to return per mask.
         batch_size: texts per model call.
+        seq_len: most tokens per text, [CLS] and [SEP] included; default
+            the training length (`tokenizer.model_max_length`).
 
     Returns:
         For each text, one list per "[MASK]" (in text order) of `top_k`
@@ -94,8 +109,8 @@ def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32):
         first; for a single text (a string), just that text's list.
 
     Raises:
-        ValueError: a text has no "[MASK]", or is longer than the model's
-            `max_position_embeddings` once tokenized.
+        ValueError: a text has no "[MASK]", or is longer than `seq_len`
+            once tokenized (a mask could be cut off).
 
     Example:
 
@@ -111,15 +126,14 @@ def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32):
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}.")
     texts, single = _as_list(text_or_texts)
-    max_len = _backbone_config(model).max_position_embeddings
+    max_len = _seq_len(model, tokenizer, seq_len)
     token_lists = []
     for text in texts:
         ids = _tokenize_with_masks(tokenizer, text)
         if len(ids) + 2 > max_len:
             raise ValueError(
                 f"The text {text[:60]!r}... has {len(ids)} tokens; with [CLS] and "
-                f"[SEP] it exceeds max_position_embeddings={max_len}, and a "
-                f"{MASK_TOKEN} could be cut off."
+                f"[SEP] it exceeds seq_len={max_len}, and a {MASK_TOKEN} could be cut off."
             )
         token_lists.append(ids)
     top_k = min(top_k, tokenizer.vocab_size)
@@ -177,17 +191,19 @@ def _packed_batches(tokenizer, texts, max_len, batch_size):
         yield _pack(tokenizer, a, b, max_len)
 
 
-def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32):
+def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, seq_len=None):
     """Classifies texts (or text pairs) with a `BertClassifier`.
 
     Args:
         model: a `BertClassifier`.
         tokenizer: the model's `Tokenizer`.
-        text_or_texts: a text, a list of texts, or a list of `(a, b)` pairs;
-            texts longer than `max_position_embeddings` are truncated.
+        text_or_texts: a text, a list of texts, or a list of `(a, b)` pairs.
         label_names: names of the label ids (a model directory's
             `label_names`); default "0", "1", ...
         batch_size: texts per model call.
+        seq_len: most tokens per text (pair), [CLS] and [SEP] included; longer
+            text is truncated. Default: the training length
+            (`tokenizer.model_max_length`).
 
     Returns:
         For each text, `{"label", "label_id", "probabilities": {name: p}}`;
@@ -208,7 +224,7 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32):
             f"{num_classes} classes."
         )
     texts, single = _as_list(text_or_texts)
-    max_len = _backbone_config(model).max_position_embeddings
+    max_len = _seq_len(model, tokenizer, seq_len)
     results = []
     for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
         probabilities = tf.nn.softmax(model(inputs, training=False)).numpy()
@@ -227,7 +243,7 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32):
 POOLINGS = ("pooled", "cls", "mean")
 
 
-def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32):
+def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32, seq_len=None):
     """Fixed-size vectors of texts (or text pairs) from the backbone.
 
     Args:
@@ -238,6 +254,9 @@ def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32):
             "cls" (the [CLS] hidden state) or "pooled" (BERT's pooled output,
             trained by NSP).
         batch_size: texts per model call.
+        seq_len: most tokens per text (pair), [CLS] and [SEP] included; longer
+            text is truncated. Default: the training length
+            (`tokenizer.model_max_length`).
 
     Returns:
         float32 numpy array `[num_texts, hidden_size]` (`[hidden_size]` for
@@ -252,8 +271,9 @@ def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32):
         raise ValueError(f"pooling={pooling!r}; expected one of {POOLINGS}.")
     backbone = getattr(model, "backbone", model)
     texts, single = _as_list(text_or_texts)
+    max_len = _seq_len(backbone, tokenizer, seq_len)
     vectors = []
-    for inputs in _packed_batches(tokenizer, texts, backbone.config.max_position_embeddings, batch_size):
+    for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
         outputs = backbone(inputs, training=False)
         if pooling == "pooled":
             vectors.append(outputs["pooled_output"].numpy())

@@ -8,7 +8,10 @@ takes it as it is:
 DIR/
   config.json             BertConfig, Hugging Face keys
   vocab.txt               WordPiece vocabulary
-  tokenizer_config.json   {"do_lower_case": bool}, Hugging Face key
+  tokenizer_config.json   {"do_lower_case": bool, "model_max_length": int}, Hugging
+                          Face keys; model_max_length is the seq_len the model was
+                          trained at, the default length of everything that reads
+                          text with it afterwards (export, predict, inference.*)
   labels.json             label names, classifiers only
   model.keras             the whole Keras model (BertPretrainer or BertClassifier)
   model.weights.h5        its weights alone
@@ -20,20 +23,22 @@ is written last, so a folder with `model.keras` is complete.
 Example:
 
 >>> save_model_dir("runs/cls", classifier, "vocab.txt", lowercase=True,
-...                label_names=["neg", "pos"])  # doctest: +SKIP
+...                seq_len=64, label_names=["neg", "pos"])  # doctest: +SKIP
 >>> loaded = load_model_dir("runs/cls")  # doctest: +SKIP
->>> loaded.label_names  # doctest: +SKIP
-['neg', 'pos']
+>>> loaded.label_names, loaded.seq_len  # doctest: +SKIP
+(['neg', 'pos'], 64)
 """
 
 import dataclasses
 import json
 import os
 import shutil
+import warnings
 import zipfile
 
 import keras
 
+from keras_bert_impl.choices import DEFAULT_SEQ_LEN
 from keras_bert_impl.config import BertConfig
 from keras_bert_impl.data.sources import load_label_names, save_label_names
 from keras_bert_impl.io_utils import atomic_path, write_text_atomically
@@ -55,8 +60,11 @@ class ModelDir:
         path: the folder.
         model: the Keras model (`BertPretrainer` or `BertClassifier`).
         config: its `BertConfig`.
-        tokenizer: a `Tokenizer` on the folder's vocabulary.
+        tokenizer: a `Tokenizer` on the folder's vocabulary, whose
+            `model_max_length` is `seq_len`.
         label_names: label names of a classifier, else None.
+        seq_len: tokens per sequence the model was trained at, [CLS] and
+            [SEP] included: the default length for reading text with it.
     """
 
     path: str
@@ -64,6 +72,7 @@ class ModelDir:
     config: BertConfig
     tokenizer: Tokenizer
     label_names: list = None
+    seq_len: int = DEFAULT_SEQ_LEN
 
     @property
     def vocab_file(self):
@@ -74,7 +83,7 @@ class ModelDir:
         return self.tokenizer.lowercase
 
 
-def save_model_dir(path, model, vocab_file, lowercase, label_names=None):
+def save_model_dir(path, model, vocab_file, lowercase, *, seq_len, label_names=None):
     """Writes `model` and what it needs to read text into `path`.
 
     Args:
@@ -82,17 +91,24 @@ def save_model_dir(path, model, vocab_file, lowercase, label_names=None):
         model: a `BertPretrainer` or `BertClassifier`.
         vocab_file: the vocabulary the model was trained with.
         lowercase: whether that vocabulary is uncased.
+        seq_len: tokens per sequence the model was trained at (for a
+            converted checkpoint, its `max_position_embeddings`).
         label_names: a classifier's label names, index = label id.
+
+    Raises:
+        ValueError: `seq_len` outside 3 to `max_position_embeddings`.
     """
+    config = model.backbone.config
+    _check_seq_len(seq_len, config, f"seq_len={seq_len!r}")
     os.makedirs(path, exist_ok=True)
-    model.backbone.config.save_json_file(os.path.join(path, CONFIG_FILE))
+    config.save_json_file(os.path.join(path, CONFIG_FILE))
     target_vocab = os.path.join(path, VOCAB_FILE)
     if os.path.abspath(vocab_file) != os.path.abspath(target_vocab):
         with atomic_path(target_vocab) as temp:
             shutil.copyfile(vocab_file, temp)
     write_text_atomically(
         os.path.join(path, TOKENIZER_CONFIG_FILE),
-        json.dumps({"do_lower_case": bool(lowercase)}) + "\n",
+        json.dumps({"do_lower_case": bool(lowercase), "model_max_length": int(seq_len)}) + "\n",
     )
     if label_names is not None:
         save_label_names(os.path.join(path, LABELS_FILE), label_names)
@@ -104,19 +120,65 @@ def save_model_dir(path, model, vocab_file, lowercase, label_names=None):
         os.replace(temp + ".keras", temp)
 
 
+def _read_tokenizer_config(path):
+    """The folder's `tokenizer_config.json` as a dict ({} when absent)."""
+    file = os.path.join(path, TOKENIZER_CONFIG_FILE)
+    if not os.path.exists(file):
+        return {}
+    try:
+        with open(file, encoding="utf-8") as f:
+            values = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{file}: not valid JSON ({e}).") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{file}: expected a JSON object, got {type(values).__name__}.")
+    return values
+
+
 def read_lowercase(path):
     """Returns the `do_lower_case` flag of a model or Hugging Face folder.
 
     Missing file: True, the common uncased BERT.
     """
+    return bool(_read_tokenizer_config(path).get("do_lower_case", True))
+
+
+def _check_seq_len(seq_len, config, what):
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int):
+        raise ValueError(f"{what}: expected an integer.")
+    if not 3 <= seq_len <= config.max_position_embeddings:
+        raise ValueError(
+            f"{what}: expected 3 ([CLS] x [SEP]) to max_position_embeddings "
+            f"({config.max_position_embeddings})."
+        )
+
+
+def read_seq_len(path, config):
+    """The sequence length a model directory was trained at (`model_max_length`).
+
+    A folder written before the length was recorded gets `DEFAULT_SEQ_LEN`
+    (capped at `max_position_embeddings`) with a warning: the CLI trained at
+    that length or less by default, so longer would reach position
+    embeddings that were never trained, and it is the length such folders
+    were exported at.
+
+    Raises:
+        ValueError: a recorded length that is not an integer in 3 to
+            `max_position_embeddings`.
+    """
+    seq_len = _read_tokenizer_config(path).get("model_max_length")
+    if seq_len is None:
+        seq_len = min(DEFAULT_SEQ_LEN, config.max_position_embeddings)
+        warnings.warn(
+            f"{path}: {TOKENIZER_CONFIG_FILE} does not record the training length "
+            f"(model_max_length); reading text at {seq_len} tokens. Pass a length "
+            "(--seq-len) if the model was trained at another.",
+            stacklevel=2,
+        )
+        return seq_len
     file = os.path.join(path, TOKENIZER_CONFIG_FILE)
-    if not os.path.exists(file):
-        return True
-    try:
-        with open(file, encoding="utf-8") as f:
-            return bool(json.load(f).get("do_lower_case", True))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{file}: not valid JSON ({e}).") from None
+    _check_seq_len(seq_len, config, f"{file}: model_max_length {seq_len!r}")
+    return seq_len
 
 
 def is_model_dir(path):
@@ -151,11 +213,16 @@ def load_model_dir(path, compile=True):
         raise ValueError(f"{model_file}: cannot be loaded ({type(e).__name__}: {e}).") from None
     labels_file = os.path.join(path, LABELS_FILE)
     label_names = load_label_names(labels_file) if os.path.exists(labels_file) else None
-    tokenizer = Tokenizer(os.path.join(path, VOCAB_FILE), lowercase=read_lowercase(path))
+    config = model.backbone.config
+    seq_len = read_seq_len(path, config)
+    tokenizer = Tokenizer(
+        os.path.join(path, VOCAB_FILE), lowercase=read_lowercase(path), model_max_length=seq_len
+    )
     return ModelDir(
         path=path,
         model=model,
-        config=model.backbone.config,
+        config=config,
         tokenizer=tokenizer,
         label_names=label_names,
+        seq_len=seq_len,
     )

@@ -89,7 +89,7 @@ def test_fill_mask_errors(trained):
     pretrainer, tokenizer = trained
     with pytest.raises(ValueError, match="No \\[MASK\\]"):
         fill_mask(pretrainer, tokenizer, ["the sky is blue ."])
-    with pytest.raises(ValueError, match="max_position_embeddings=16"):
+    with pytest.raises(ValueError, match="seq_len=16"):
         fill_mask(pretrainer, tokenizer, "the " * 20 + "[MASK]")
     with pytest.raises(ValueError, match="masked-LM head"):
         fill_mask(pretrainer.backbone, tokenizer, "[MASK]")

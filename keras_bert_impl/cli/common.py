@@ -29,10 +29,14 @@ from keras_bert_impl.training.strategy import (
 
 
 def add_run_arguments(parser, seq_len=128, batch_size=32):
-    """Adds --seq-len, --batch-size, --strategy, --precision, --jit-compile, --seed."""
+    """Adds --seq-len, --batch-size, --strategy, --precision, --jit-compile, --seed.
+
+    `seq_len=None`: the default is the model directory's training length.
+    """
+    default = "the length the model was trained at" if seq_len is None else seq_len
     parser.add_argument(
         "--seq-len", type=int, default=seq_len,
-        help=f"tokens per sequence, [CLS] and [SEP] included (default {seq_len}); "
+        help=f"tokens per sequence, [CLS] and [SEP] included (default {default}); "
         "at most the model's max_position_embeddings",
     )
     parser.add_argument(
@@ -153,18 +157,22 @@ def fit_resumably(model, data, args, strategy, output_dir, **fit_args):
     return history, backup_dir
 
 
-def save_run(model, strategy, output_dir, history, backup_dir, vocab_file, lowercase,
-             label_names=None, json_files=None):
+def save_run(model, strategy, output_dir, history, backup_dir, vocab_file, lowercase, *,
+             seq_len, label_names=None, json_files=None):
     """Writes the model directory (the chief's only), then drops the backup.
 
     The backup goes last, so a kill before the model is complete resumes
     instead of losing the run.
 
     Args:
+        seq_len: the training length, recorded for everything that reads
+            text with the model afterwards.
         json_files: extra `{file name: values}` written beside the model.
     """
     save_dir = output_path_for_worker(output_dir, strategy)
-    save_model_dir(save_dir, model, vocab_file, lowercase, label_names=label_names)
+    save_model_dir(
+        save_dir, model, vocab_file, lowercase, seq_len=seq_len, label_names=label_names
+    )
     for name, values in (json_files or {}).items():
         write_json(os.path.join(save_dir, name), values)
     if history.history:

@@ -90,7 +90,7 @@ def run(args):
         raise ValueError("--from keras --to keras: nothing to convert; copy the folder instead.")
     if os.path.exists(args.dst):
         raise FileExistsError(f"DST {args.dst} already exists; choose a new folder.")
-    model, vocab_file, lowercase = _read_source(args.source_format, args.src)
+    model, vocab_file, lowercase, seq_len = _read_source(args.source_format, args.src)
     if args.vocab:
         vocab_file = args.vocab
     if args.lowercase is not None:
@@ -99,7 +99,7 @@ def run(args):
         _check_vocab(vocab_file, model)
         if lowercase is None and args.target_format in ("keras", "keras_hub"):
             raise ValueError(f"Cannot tell whether {args.src} is cased; pass --lowercase or --cased.")
-    _write_target(args.target_format, model, args.dst, vocab_file, lowercase, args.src)
+    _write_target(args.target_format, model, args.dst, vocab_file, lowercase, seq_len, args.src)
     summary = {
         "source": os.path.abspath(args.src),
         "source_format": args.source_format,
@@ -126,14 +126,21 @@ def run(args):
 
 
 def _read_source(source_format, src):
-    """Returns `(model, vocab_file or None, lowercase or None)`."""
+    """Returns `(model, vocab_file or None, lowercase or None, seq_len)`.
+
+    Released checkpoints trained every position (BERT's last pretraining
+    phase runs at 512), so their length is `max_position_embeddings`.
+    """
+    if source_format == "keras":
+        loaded = load_model_dir(src, compile=False)
+        return loaded.model, loaded.vocab_file, loaded.lowercase, loaded.seq_len
     if source_format == "hf":
         tensors = read_huggingface_tensors(src)
         has_mlm = any(name.startswith("cls.predictions.") for name in tensors)
         del tensors
         model = load_huggingface_pretrainer(src) if has_mlm else load_huggingface(src)
-        return model, _file_or_none(src, "vocab.txt"), read_lowercase(src)
-    if source_format == "google":
+        vocab_file, lowercase = _file_or_none(src, "vocab.txt"), read_lowercase(src)
+    elif source_format == "google":
         model = load_google_checkpoint(src)
         folder = os.path.dirname(find_checkpoint(src))
         vocab_file = _file_or_none(folder, GOOGLE_VOCAB_FILE)
@@ -141,11 +148,9 @@ def _read_source(source_format, src):
             lowercase = infer_lowercase(src if os.path.isdir(src) else folder)
         except FileNotFoundError:
             lowercase = None  # asked for below, only if a target needs it
-        return model, vocab_file, lowercase
-    if source_format == "keras_hub":
-        return load_keras_hub_preset(src)
-    loaded = load_model_dir(src, compile=False)
-    return loaded.model, loaded.vocab_file, loaded.lowercase
+    else:
+        model, vocab_file, lowercase = load_keras_hub_preset(src)
+    return model, vocab_file, lowercase, getattr(model, "backbone", model).config.max_position_embeddings
 
 
 def _file_or_none(folder, name):
@@ -163,7 +168,7 @@ def _check_vocab(vocab_file, model):
         )
 
 
-def _write_target(target_format, model, dst, vocab_file, lowercase, src):
+def _write_target(target_format, model, dst, vocab_file, lowercase, seq_len, src):
     if target_format == "keras":
         if vocab_file is None:
             raise ValueError(
@@ -177,7 +182,7 @@ def _write_target(target_format, model, dst, vocab_file, lowercase, src):
             )
             model = BertPretrainer(model)
         with atomic_path(dst) as temp:
-            save_model_dir(temp, model, vocab_file, lowercase)
+            save_model_dir(temp, model, vocab_file, lowercase, seq_len=seq_len)
         return
     model = _without_task_head(model)
     if target_format == "hf":

@@ -22,7 +22,7 @@ def register(subparsers):
     parser.add_argument("--split", default="validation", help="tfds/embedded split (default validation)")
     add_data_arguments(parser)
     parser.add_argument("--output", help="also write metrics.json here (a file path)")
-    common.add_run_arguments(parser, seq_len=128, batch_size=32)
+    common.add_run_arguments(parser, seq_len=None, batch_size=32)
     parser.set_defaults(run=run)
 
 
@@ -32,6 +32,8 @@ def run(args):
         loaded = load_model_dir(args.model, compile=False)
     if loaded.label_names is None:
         raise ValueError(f"{args.model} is not a classifier (no labels.json).")
+    if args.seq_len is None:
+        args.seq_len = loaded.seq_len
     common.check_seq_len(args.seq_len, loaded.config)
     dataset, _ = classification_data(
         args, loaded.tokenizer, args.data, loaded.label_names, args.split, shuffle=False

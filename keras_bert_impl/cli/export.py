@@ -3,7 +3,7 @@
 import os
 
 from keras_bert_impl.serving import export_saved_model
-from keras_bert_impl.serving.signatures import DEFAULT_MAX_MASKS, DEFAULT_SEQ_LEN, DEFAULT_TOP_K
+from keras_bert_impl.serving.signatures import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
 
 
 def register(subparsers):
@@ -32,9 +32,10 @@ def register(subparsers):
         help="replace --version if it exists (the new version is swapped in whole)",
     )
     parser.add_argument(
-        "--seq-len", type=int, default=DEFAULT_SEQ_LEN,
-        help=f"most tokens per text, [CLS]/[SEP] included (default {DEFAULT_SEQ_LEN}); longer "
-        "text is truncated, shorter batches are padded only to their longest text",
+        "--seq-len", type=int,
+        help="most tokens per text, [CLS]/[SEP] included (default: the length the model "
+        "was trained at, recorded in its directory); longer text is truncated, shorter "
+        "batches are padded only to their longest text",
     )
     parser.add_argument(
         "--max-masks", type=int, default=DEFAULT_MAX_MASKS,

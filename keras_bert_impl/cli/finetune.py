@@ -173,7 +173,7 @@ def finetune(args):
     metrics = evaluate_classifier(classifier, eval_data, label_names)
     common.save_run(
         classifier, strategy, output_dir, history, backup_dir, vocab_file, lowercase,
-        label_names=label_names, json_files={"metrics.json": metrics},
+        seq_len=args.seq_len, label_names=label_names, json_files={"metrics.json": metrics},
     )
     print_metrics(metrics)
     print(f"model directory: {output_dir}")

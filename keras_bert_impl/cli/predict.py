@@ -4,7 +4,7 @@ import json
 import sys
 
 from keras_bert_impl.serving.local import load_model_dir_signatures, load_saved_model_signatures
-from keras_bert_impl.serving.signatures import CLASSIFIER, DEFAULT_SEQ_LEN
+from keras_bert_impl.serving.signatures import CLASSIFIER
 
 
 def add_source_arguments(parser):
@@ -13,9 +13,9 @@ def add_source_arguments(parser):
     source.add_argument("--saved-model", help="an export: saved_models/NAME/VERSION, or saved_models/NAME for the latest")
     source.add_argument("--model", help="a model directory (from pretrain or finetune)")
     parser.add_argument(
-        "--seq-len", type=int, default=DEFAULT_SEQ_LEN,
-        help=f"with --model: most tokens per text (default {DEFAULT_SEQ_LEN}); an export "
-        "keeps the length it was exported with",
+        "--seq-len", type=int,
+        help="with --model: most tokens per text (default: the length the model was "
+        "trained at); an export keeps the length it was exported with",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
 

@@ -151,7 +151,8 @@ def pretrain(args):
         steps_per_epoch=steps_per_epoch if args.steps is not None else None,
     )
     common.save_run(
-        pretrainer, strategy, output_dir, history, backup_dir, vocab_file, args.lowercase
+        pretrainer, strategy, output_dir, history, backup_dir, vocab_file, args.lowercase,
+        seq_len=args.seq_len,
     )
     print(f"model directory: {output_dir}")
     return history, output_dir

@@ -35,7 +35,6 @@ from keras_bert_impl.io_utils import atomic_path
 from keras_bert_impl.model_dir import ModelDir, load_model_dir
 from keras_bert_impl.serving.signatures import (
     DEFAULT_MAX_MASKS,
-    DEFAULT_SEQ_LEN,
     DEFAULT_TOP_K,
     ServingFunctions,
 )
@@ -66,7 +65,7 @@ def export_saved_model(
     output_root,
     version=None,
     overwrite=False,
-    seq_len=DEFAULT_SEQ_LEN,
+    seq_len=None,
     max_masks=DEFAULT_MAX_MASKS,
     top_k=DEFAULT_TOP_K,
 ):
@@ -80,7 +79,8 @@ def export_saved_model(
             existing version (1 for a new `output_root`).
         overwrite: replace `version` if it exists.
         seq_len: most tokens per text in the raw-text signatures; longer
-            text is truncated.
+            text is truncated. Default: the length the model was trained
+            at, recorded in the model directory.
         max_masks: masks per text that `fill_mask` predicts.
         top_k: tokens returned per mask by `fill_mask`.
 

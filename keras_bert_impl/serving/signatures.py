@@ -44,13 +44,10 @@ Example:
 
 import tensorflow as tf
 
+from keras_bert_impl.choices import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
 from keras_bert_impl.models import BertClassifier, BertPretrainer
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.vocab import MASK_TOKEN
-
-DEFAULT_SEQ_LEN = 128
-DEFAULT_MAX_MASKS = 8
-DEFAULT_TOP_K = 5
 
 CLASSIFIER = "classifier"
 PRETRAINER = "pretrainer"
@@ -70,7 +67,8 @@ class ServingFunctions:
     Args:
         model_dir: a loaded `ModelDir` holding a `BertClassifier` or a
             `BertPretrainer`.
-        seq_len: most tokens per packed text, [CLS] and [SEP] included.
+        seq_len: most tokens per packed text, [CLS] and [SEP] included;
+            default the length the model was trained at (`model_dir.seq_len`).
         max_masks: `fill_mask` predicts the first `max_masks` masks of a text.
         top_k: `fill_mask` returns this many tokens per mask.
 
@@ -81,12 +79,14 @@ class ServingFunctions:
     def __init__(
         self,
         model_dir,
-        seq_len=DEFAULT_SEQ_LEN,
+        seq_len=None,
         max_masks=DEFAULT_MAX_MASKS,
         top_k=DEFAULT_TOP_K,
     ):
         model = model_dir.model
         config = model_dir.config
+        if seq_len is None:
+            seq_len = model_dir.seq_len
         if not 3 <= seq_len <= config.max_position_embeddings:
             raise ValueError(
                 f"seq_len={seq_len}: expected 3 to the model's "

@@ -117,6 +117,11 @@ class Tokenizer(keras.layers.Layer):
         vocab_file: path of a `vocab.txt`, or the list of tokens itself.
         lowercase: lower-case and strip accents (uncased checkpoints); False
             for cased ones.
+        model_max_length: the sequence length the model using this
+            vocabulary was trained at, as in Hugging Face's
+            `tokenizer_config.json` (`load_model_dir` sets it); the default
+            length of `keras_bert_impl.inference`. The tokenizer itself never
+            truncates.
         **kwargs: passed to `keras.layers.Layer`.
 
     Raises:
@@ -125,7 +130,7 @@ class Tokenizer(keras.layers.Layer):
             [MASK], or has empty/duplicate tokens.
     """
 
-    def __init__(self, vocab_file, lowercase=True, **kwargs):
+    def __init__(self, vocab_file, lowercase=True, model_max_length=None, **kwargs):
         super().__init__(trainable=False, **kwargs)
         if isinstance(vocab_file, (str, bytes, os.PathLike)):
             tokens = vocab_lib.load_vocab(vocab_file)
@@ -141,6 +146,7 @@ class Tokenizer(keras.layers.Layer):
         # A tuple, not a list: Keras would wrap a list attribute for tracking.
         self._tokens = tuple(tokens)
         self.lowercase = bool(lowercase)
+        self.model_max_length = None if model_max_length is None else int(model_max_length)
         self._id_to_token_table = tf.constant(self._tokens)
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=list(self._tokens),
@@ -286,7 +292,13 @@ class Tokenizer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocab_file": list(self._tokens), "lowercase": self.lowercase})
+        config.update(
+            {
+                "vocab_file": list(self._tokens),
+                "lowercase": self.lowercase,
+                "model_max_length": self.model_max_length,
+            }
+        )
         config.pop("trainable", None)
         return config
 

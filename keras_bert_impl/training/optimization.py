@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-OPTIMIZERS = ("adamw", "lamb")
+from keras_bert_impl.choices import OPTIMIZERS
 
 # Variable names (as regular expressions on `variable.name`) left out of
 # weight decay: LayerNorm scale/offset and every bias.

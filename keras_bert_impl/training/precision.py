@@ -2,7 +2,7 @@
 
 import keras
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+from keras_bert_impl.choices import PRECISIONS
 
 
 def set_precision(name):

@@ -23,9 +23,8 @@ import tempfile
 
 import tensorflow as tf
 
+from keras_bert_impl.choices import STRATEGY_NAMES
 from keras_bert_impl.training import multi_worker_compat
-
-STRATEGY_NAMES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
 
 _PARAMETER_SERVER_MESSAGE = (
     "Keras 3 `Model.fit` does not support ParameterServerStrategy (it has no "

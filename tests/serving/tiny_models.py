@@ -13,9 +13,10 @@ VOCAB = [
     "good", "bad", "great", "it", "and", ".", ",", "!", "?", "##s", "##ed", "##ing",
 ]
 LABELS = ["negative", "neutral", "positive"]
+SEQ_LEN = 128  # the recorded training length; max_position_embeddings is 512
 
 
-def make_tiny_model_dir(path, kind, seed=0):
+def make_tiny_model_dir(path, kind, seed=0, seq_len=SEQ_LEN):
     """Saves a randomly initialised tiny "classifier" or "pretrainer" at `path`."""
     keras.utils.set_random_seed(seed)
     os.makedirs(path, exist_ok=True)
@@ -31,5 +32,5 @@ def make_tiny_model_dir(path, kind, seed=0):
     else:
         model = BertPretrainer(bert_backbone(config))
         labels = None
-    save_model_dir(path, model, vocab_file, lowercase=True, label_names=labels)
+    save_model_dir(path, model, vocab_file, lowercase=True, seq_len=seq_len, label_names=labels)
     return path

@@ -1,0 +1,17 @@
+"""Names and defaults the command line offers, in a module that imports nothing.
+
+`train_tf.py --help` builds every subcommand's flags from these before
+TensorFlow loads (see `keras_bert_impl.cli`); the modules that act on them
+(`training.strategy`, `training.precision`, `training.optimization`,
+`serving.signatures`) import them from here, so each is written once.
+"""
+
+STRATEGY_NAMES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+OPTIMIZERS = ("adamw", "lamb")
+
+# The training length of the CLI's pretrain and finetune, and the length a
+# model directory that does not record its own is read at.
+DEFAULT_SEQ_LEN = 128
+DEFAULT_MAX_MASKS = 8
+DEFAULT_TOP_K = 5
