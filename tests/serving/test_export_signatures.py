@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from keras_bert_impl.model_dir import load_model_dir
 from keras_bert_impl.serving import export_saved_model
@@ -245,3 +246,30 @@ def test_warmup_requests_replay(run):
     for _, signature, outputs in run["results"]["warmup"]:
         batch = {value.shape[0] for value in outputs.values()}
         assert batch == {2}, signature
+
+
+def graph_constants(export_dir):
+    """`(dtype, shape)` of every Const in an export's graph, its functions' included."""
+    saved_model = saved_model_pb2.SavedModel()
+    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
+        saved_model.ParseFromString(f.read())
+    graph = saved_model.meta_graphs[0].graph_def
+    nodes = [*graph.node, *(node for function in graph.library.function for node in function.node_def)]
+    return [
+        (tf.dtypes.as_dtype(node.attr["value"].tensor.dtype),
+         tuple(dim.size for dim in node.attr["value"].tensor.tensor_shape.dim))
+        for node in nodes if node.op == "Const"
+    ]
+
+
+def test_vocabulary_is_stored_once_for_all_signatures(run):
+    # The tokenizer builds its WordPiece model and id-to-token table once,
+    # eagerly; every signature captures those same tensors, which the export
+    # writes once, however many signatures (or tasks) use them.
+    tokenizer = run["tokenizer"]
+    wordpiece = (tf.uint8, tuple(tokenizer._wordpiece._model.shape))
+    id_to_token = (tf.string, (tokenizer.vocab_size,))
+    for kind, table_copies in (("classifier", 0), ("pretrainer", 1)):
+        constants = graph_constants(run["exports"][kind])
+        assert constants.count(wordpiece) == 1, kind
+        assert constants.count(id_to_token) == table_copies, kind
