@@ -1,43 +1,48 @@
-"""`train_tf.py finetune`: train a classifier on labelled text through `model.fit`."""
+"""`train_tf.py finetune`: fine-tune a task model on labelled data through `model.fit`.
+
+The task (`keras_bert_impl.tasks`) supplies the data, the model and the metrics.
+"""
 
 import os
 
 import keras
 
+from keras_bert_impl import tasks
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
 from keras_bert_impl.convert.huggingface import load_huggingface
-from keras_bert_impl.data import pipelines, sources
+from keras_bert_impl.data import sources
 from keras_bert_impl.model_dir import (
     VOCAB_FILE,
     is_model_dir,
     load_model_dir,
     read_lowercase,
 )
-from keras_bert_impl.models import BertClassifier, bert_backbone
+from keras_bert_impl.models import bert_backbone
 from keras_bert_impl.text import Tokenizer
-from keras_bert_impl.training.evaluation import evaluate_classifier
 from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
 from keras_bert_impl.training.strategy import shard_by_data
 
 
-def add_data_arguments(parser):
-    """Column flags shared with `evaluate`."""
-    parser.add_argument("--text-column", default="text", help="column/key/feature of the text (default text)")
+def add_task_arguments(parser):
+    """--task and every task's data flags, shared with `evaluate`."""
     parser.add_argument(
-        "--text-b-column", help="column of the second text, for sentence-pair tasks"
+        "--task", choices=tasks.names(),
+        help="what to fine-tune for (default: inferred from the data, e.g. .conll "
+        "files are token_classification; otherwise classification)",
     )
-    parser.add_argument("--label-column", default="label", help="column of the label (default label)")
+    for name in tasks.names():
+        tasks.get(name).add_arguments(parser)
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "finetune",
-        help="fine-tune a classifier on labelled text",
+        help="fine-tune a task model (classifier, ...) on labelled data",
         description=(
-            "Fine-tune BERT for sequence classification. Data: .tsv/.csv (header "
+            "Fine-tune BERT for a task. Classification data: .tsv/.csv (header "
             "row), .jsonl, 'tfds:NAME' (e.g. tfds:glue/sst2) or 'embedded'. Prints "
-            "eval accuracy and writes metrics.json to --output."
+            "eval metrics and writes metrics.json to --output."
         ),
     )
     parser.add_argument("--train", default="embedded", help="training data (default embedded)")
@@ -53,15 +58,11 @@ def register(subparsers):
     parser.add_argument("--preset", choices=PRESETS, default="bert_tiny", help="model size without --init")
     parser.add_argument("--vocab", help="vocab.txt, needed without --init")
     parser.add_argument("--cased", dest="lowercase", action="store_false", help="cased vocabulary (without --init)")
-    add_data_arguments(parser)
+    add_task_arguments(parser)
     parser.add_argument("--epochs", type=int, default=3, help="passes over the training data (default 3)")
     parser.add_argument("--learning-rate", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
     parser.add_argument("--warmup-ratio", type=float, default=0.1, help="fraction of steps warming up (default 0.1)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="adamw or lamb")
-    parser.add_argument(
-        "--bucket-by-length", action="store_true",
-        help="pad each batch only to its length bucket (faster; not for TPU)",
-    )
     parser.add_argument("--output", required=True, help="output model directory")
     common.add_run_arguments(parser, seq_len=128, batch_size=32)
     parser.set_defaults(run=run)
@@ -102,27 +103,6 @@ def load_initial_backbone(init, preset, vocab, lowercase):
     )
 
 
-def classification_data(args, tokenizer, source, label_names, split, shuffle):
-    examples, label_names = sources.classification_examples(
-        source,
-        text_column=args.text_column,
-        text_b_column=args.text_b_column,
-        label_column=args.label_column,
-        label_names=label_names,
-        split=split,
-    )
-    dataset = pipelines.classification_dataset(
-        examples,
-        tokenizer,
-        seq_len=args.seq_len,
-        batch_size=args.batch_size,
-        shuffle=shuffle,
-        seed=args.seed,
-        bucket_by_length=getattr(args, "bucket_by_length", False),
-    )
-    return dataset, label_names
-
-
 def _eval_source(args):
     if args.eval:
         return args.eval, "train"
@@ -134,6 +114,7 @@ def _eval_source(args):
 def finetune(args):
     """Runs a fine-tuning job; returns `(metrics, output_dir)`."""
     common.check_positive(args, "epochs", "learning_rate")
+    task = tasks.resolve(args.task, args.train)
     strategy = common.set_up_run(args)
     output_dir = common.output_dir_for(args)
     with strategy.scope():
@@ -142,48 +123,39 @@ def finetune(args):
         )
     common.check_seq_len(args.seq_len, backbone.config)
     tokenizer = Tokenizer(vocab_file, lowercase=lowercase)
-    train_data, label_names = classification_data(args, tokenizer, args.train, None, "train", True)
-    train_data = shard_by_data(train_data)
+    train = task.load_data(args, tokenizer, args.train, None, "train", training=True)
+    train_data = shard_by_data(train.dataset)
     eval_source, eval_split = _eval_source(args)
-    eval_data, _ = classification_data(args, tokenizer, eval_source, label_names, eval_split, False)
+    evaluation = task.load_data(args, tokenizer, eval_source, train.label_names, eval_split, training=False)
     steps_per_epoch = int(train_data.cardinality())
     if steps_per_epoch < 0:
         steps_per_epoch = int(train_data.reduce(0, lambda n, _: n + 1))
     with strategy.scope():
-        classifier = BertClassifier(backbone, num_classes=max(len(label_names), 2))
-        classifier.compile(
+        model = task.build_model(backbone, train.label_names, args)
+        model.compile(
             optimizer=create_optimizer(
                 args.learning_rate, steps_per_epoch * args.epochs, args.warmup_ratio, args.optimizer
             ),
             jit_compile=args.jit_compile,
         )
     print(
-        f"fine-tuning on {len(label_names)} labels {label_names} for {args.epochs} "
-        f"epoch(s) of {steps_per_epoch} steps"
+        f"fine-tuning for {task.NAME} on {len(train.label_names)} labels {train.label_names} "
+        f"for {args.epochs} epoch(s) of {steps_per_epoch} steps"
     )
     history, backup_dir = common.fit_resumably(
-        classifier,
+        model,
         train_data,
         args,
         strategy,
         output_dir,
-        validation_data=eval_data,
+        validation_data=evaluation.dataset,
         epochs=args.epochs,
     )
-    metrics = evaluate_classifier(classifier, eval_data, label_names)
+    metrics = task.evaluate(model, evaluation)
     common.save_run(
-        classifier, strategy, output_dir, history, backup_dir, vocab_file, lowercase,
-        seq_len=args.seq_len, label_names=label_names, json_files={"metrics.json": metrics},
+        model, strategy, output_dir, history, backup_dir, vocab_file, lowercase,
+        seq_len=args.seq_len, label_names=train.label_names, json_files={"metrics.json": metrics},
     )
-    print_metrics(metrics)
+    task.print_metrics(metrics)
     print(f"model directory: {output_dir}")
     return metrics, output_dir
-
-
-def print_metrics(metrics):
-    print(
-        f"eval accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
-        f"macro F1 {metrics['macro_f1']:.4f}  ({metrics['examples']} examples)"
-    )
-    for name, values in metrics["per_class"].items():
-        print(f"  {name:>20}: F1 {values['f1']:.4f}  (support {values['support']})")

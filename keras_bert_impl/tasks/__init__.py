@@ -1,0 +1,94 @@
+"""Tasks: one module per thing a model is fine-tuned to do.
+
+A task module holds everything one task needs on top of the shared backbone,
+layers, text ops and training machinery, so `finetune`, `evaluate`,
+`predict` and `export` dispatch on the task and never test for it:
+
+```
+NAME                       the --task value, e.g. "token_classification"
+MODEL                      the Keras model class (BertClassifier, ...)
+claims_data(source)        True if a data source is clearly this task's
+                           (".conll" files: tagging; SQuAD .json: QA)
+add_arguments(parser)      the task's data and model flags, on finetune and
+                           evaluate; names must not clash across tasks
+load_data(args, tokenizer, source, label_names, split, training)
+                           -> TaskData: batches for fit/predict, label
+                           names (collected from the data when None), and
+                           whatever the metrics need from the host
+build_model(backbone, label_names, args)
+                           -> the uncompiled model (finetune compiles it)
+evaluate(model, data)      -> JSON-ready metrics dict of a TaskData
+print_metrics(metrics)     the human summary after finetune / evaluate
+```
+
+Serving: `serving.signatures.ServingFunctions` asks `for_model(model)` and
+takes `serving_signatures(serving)` -> {name: (function, input signature)}
+from modules that define it (the classifier's and pretrainer's signatures
+predate the task modules and still live in `serving/signatures.py`), and
+`predict` calls `print_predictions(texts, outputs, as_json)`.
+
+To add a task, write its module and add one line to `_MODULES`.
+
+Example:
+
+>>> task = resolve(None, "train.conll")  # doctest: +SKIP
+>>> task.NAME  # doctest: +SKIP
+'token_classification'
+"""
+
+import dataclasses
+import importlib
+
+# --task name -> module; the first is the default when nothing claims the data.
+_MODULES = {
+    "classification": "keras_bert_impl.tasks.classification",
+}
+
+
+@dataclasses.dataclass
+class TaskData:
+    """A task's data, ready for `fit` and for its metrics.
+
+    Attributes:
+        dataset: `tf.data.Dataset` of `(x, y)` or `(x, y, sample_weight)`.
+        label_names: label (or tag) names, index = id.
+        examples: host-side facts the metrics need (task-specific), or None.
+    """
+
+    dataset: object
+    label_names: list
+    examples: object = None
+
+
+def names():
+    """The task names, in --help order."""
+    return list(_MODULES)
+
+
+def get(name):
+    """The task module called `name`."""
+    if name not in _MODULES:
+        raise ValueError(f"unknown task {name!r}; expected one of {names()}")
+    return importlib.import_module(_MODULES[name])
+
+
+def resolve(name, source):
+    """The task `name`, or when None the task whose data `source` is."""
+    if name is not None:
+        return get(name)
+    for task_name in names():
+        if get(task_name).claims_data(source):
+            return get(task_name)
+    return get(names()[0])
+
+
+def for_model(model):
+    """The task module of a built model; ValueError if it has none."""
+    for task_name in names():
+        task = get(task_name)
+        if isinstance(model, task.MODEL):
+            return task
+    raise ValueError(
+        f"{type(model).__name__} is not a fine-tuned task model; expected one of "
+        f"{[get(n).MODEL.__name__ for n in names()]}"
+    )
