@@ -36,3 +36,5 @@ from keras_bert_impl.training.optimization import (  # noqa: E402
     create_optimizer,
 )
 from keras_bert_impl.inference import classify, embed, fill_mask  # noqa: E402
+from keras_bert_impl.explanations import explain  # noqa: E402
+from keras_bert_impl.explanation_views import explanation_html, format_explanation  # noqa: E402

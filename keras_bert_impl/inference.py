@@ -285,3 +285,8 @@ def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32, seq_le
             vectors.append((total / tf.reduce_sum(mask, axis=1)).numpy())
     vectors = np.concatenate(vectors).astype("float32")
     return vectors[0] if single else vectors
+
+
+# Re-exported last: explaining a prediction is part of the Python face of a
+# model, and `explanations` reads texts with this module's helpers.
+from keras_bert_impl.explanations import explain  # noqa: E402, F401

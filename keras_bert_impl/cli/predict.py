@@ -3,6 +3,7 @@
 import json
 import sys
 
+from keras_bert_impl.cli.explain_options import add_explain_arguments, run_explain, wants_explanation
 from keras_bert_impl.serving.local import load_model_dir_signatures, load_saved_model_signatures
 from keras_bert_impl.serving.signatures import CLASSIFIER
 
@@ -48,6 +49,7 @@ def register(subparsers):
         "--embed", action="store_true",
         help="print pooled_output and mean_embedding instead of a label",
     )
+    add_explain_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -64,6 +66,8 @@ def run(args):
             f"--text-b given {len(args.text_b)} times for {len(texts)} texts; "
             "expected one --text-b per TEXT."
         )
+    if wants_explanation(args):
+        return run_explain(args, texts)
     signatures = load_signatures(args)
     if args.embed:
         if args.text_b is not None:
