@@ -142,7 +142,7 @@ def test_predict_explain_prints_ranks_and_writes_html(trained, tokenizer, tmp_pa
     vocab_file = tmp_path / "vocab.txt"
     vocab_file.write_text("\n".join(VOCAB) + "\n")
     model_dir = tmp_path / "model"
-    save_model_dir(str(model_dir), trained, str(vocab_file), lowercase=True, label_names=LABELS)
+    save_model_dir(str(model_dir), trained, str(vocab_file), lowercase=True, seq_len=16, label_names=LABELS)
     page = tmp_path / "out" / "explain.html"
     assert _predict("the film was good .", "--model", model_dir, "--explain-html", page, "--explain-steps", 8) == 0
     out = capsys.readouterr().out.splitlines()
