@@ -15,6 +15,7 @@ from keras_bert_impl.models import (  # noqa: E402
     BertPretrainer,
     bert_backbone,
 )
+from keras_bert_impl.models import BertQuestionAnswerer  # noqa: E402
 from keras_bert_impl.convert import (  # noqa: E402
     load_huggingface,
     load_huggingface_pretrainer,

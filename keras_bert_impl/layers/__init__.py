@@ -4,3 +4,4 @@ from keras_bert_impl.layers.attention import BertSelfAttention
 from keras_bert_impl.layers.embeddings import BertEmbeddings
 from keras_bert_impl.layers.encoder import BertEncoderBlock
 from keras_bert_impl.layers.heads import BertPooler, ClassificationHead, MaskedLMHead
+from keras_bert_impl.layers.span_head import SpanHead
