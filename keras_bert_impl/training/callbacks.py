@@ -70,6 +70,23 @@ def non_finite_advice(precision):
     return "; ".join(advice)
 
 
+def start_fit_at_epoch(model, epoch):
+    """Makes the `fit` call under way continue at `epoch`, as Keras' own
+    `BackupAndRestore` does: through the private `Model._initial_epoch`, which
+    Keras' trainers read after `on_train_begin` (verified on Keras 3.15).
+
+    Raises:
+        RuntimeError: this Keras has no `_initial_epoch`, so a resumed run would
+            silently train from epoch 0 again.
+    """
+    if not hasattr(model, "_initial_epoch"):
+        raise RuntimeError(
+            f"cannot resume: Keras {keras.__version__} has no Model._initial_epoch, the "
+            "hook Keras' BackupAndRestore resumes through (verified on keras>=3.15,<3.16)."
+        )
+    model._initial_epoch = epoch
+
+
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` whose backups are atomic, checked and resumable mid-epoch.
 
@@ -147,7 +164,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _restore_position(self, position):
         epoch, steps = position["epoch"], position["steps"]
         self._steps_per_epoch = self._steps_per_epoch or position["steps_per_epoch"] or None
-        self.model._initial_epoch = epoch
+        start_fit_at_epoch(self.model, epoch)
         if steps:
             self._resumed_epoch, self._resumed_steps = epoch, steps
         step = int(self.model.optimizer.iterations.numpy()) if self.model.optimizer else "?"

@@ -33,7 +33,10 @@ each, TensorFlow 2.21):
 
 `apply_multi_worker_fixes()` patches both, only for Keras versions in
 `VERIFIED_KERAS_VERSIONS` (others get a warning and no patch), only once, and
-the patched code changes behaviour only under a multi-worker strategy.
+the patched code changes behaviour only under a multi-worker strategy. The
+private Keras module is imported only then, so a Keras with another layout
+cannot break a single-device run. `remove_multi_worker_fixes()` puts Keras'
+own functions back.
 
 Example:
 
@@ -42,17 +45,24 @@ Example:
 """
 
 import functools
+import importlib
+import sys
 import warnings
 
 import keras
 import tensorflow as tf
-from keras.src.backend.tensorflow import trainer as tf_trainer
 
 # Keras versions on which both failures were reproduced and the fix verified
 # by tests/training/test_multi_worker.py.
 VERIFIED_KERAS_VERSIONS = ("3.15.1",)
 
 _PATCHED_MARKER = "_keras_bert_impl_multi_worker_fix"
+_TRAINER_MODULE = "keras.src.backend.tensorflow.trainer"
+
+
+def keras_trainer_module():
+    """Keras' private TensorFlow trainer module, the one the fixes patch."""
+    return importlib.import_module(_TRAINER_MODULE)
 
 
 def apply_multi_worker_fixes():
@@ -75,6 +85,7 @@ def apply_multi_worker_fixes():
             stacklevel=2,
         )
         return False
+    tf_trainer = keras_trainer_module()
     trainer_class = tf_trainer.TensorFlowTrainer
     if not getattr(trainer_class._maybe_symbolic_build, _PATCHED_MARKER, False):
         trainer_class._maybe_symbolic_build = _build_from_local_values(
@@ -86,6 +97,43 @@ def apply_multi_worker_fixes():
             tf_trainer.reduce_per_replica
         )
     return True
+
+
+def remove_multi_worker_fixes():
+    """Restores Keras' own functions where `apply_multi_worker_fixes` patched them.
+
+    Returns:
+        True when a patch was removed, False when none was in place.
+
+    Example:
+
+        apply_multi_worker_fixes()
+        ...
+        remove_multi_worker_fixes()
+    """
+    if not multi_worker_fixes_applied():
+        return False
+    tf_trainer = keras_trainer_module()
+    trainer_class = tf_trainer.TensorFlowTrainer
+    if getattr(trainer_class._maybe_symbolic_build, _PATCHED_MARKER, False):
+        trainer_class._maybe_symbolic_build = trainer_class._maybe_symbolic_build.__wrapped__
+    if getattr(tf_trainer.reduce_per_replica, _PATCHED_MARKER, False):
+        tf_trainer.reduce_per_replica = tf_trainer.reduce_per_replica.__wrapped__
+    return True
+
+
+def multi_worker_fixes_applied():
+    """Whether either fix is in place (False when Keras was never patched)."""
+    tf_trainer = sys.modules.get(_TRAINER_MODULE)
+    if tf_trainer is None:  # not even imported: nothing can be patched
+        return False
+    return any(
+        getattr(function, _PATCHED_MARKER, False)
+        for function in (
+            tf_trainer.TensorFlowTrainer._maybe_symbolic_build,
+            tf_trainer.reduce_per_replica,
+        )
+    )
 
 
 def _is_multi_worker(strategy):

@@ -9,7 +9,9 @@ Under several replicas Keras 3 clips each replica's gradient before the
 all-reduce, so a global-norm clip acts on local gradients and a Mirrored run
 drifts from the single-device run (4.3e-3 on a tiny BERT after a few steps).
 `ClipSummedGradients` clips the summed gradient instead, as one device would;
-it overrides two hooks of Keras' TensorFlow optimizer (verified on Keras 3.15).
+it overrides two private hooks of Keras' TensorFlow optimizer, read and verified
+on `SUPPORTED_KERAS` only: a multi-replica run on another Keras is refused with
+an error naming the range (one replica needs no override and runs anywhere).
 
 Example:
 
@@ -65,6 +67,47 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+# [first, end) Keras (major, minor) versions whose optimizer hooks were verified.
+SUPPORTED_KERAS = ((3, 15), (3, 16))
+# The private methods of Keras' TensorFlow optimizer `ClipSummedGradients` uses.
+_KERAS_OPTIMIZER_HOOKS = (
+    "_clip_gradients",
+    "_backend_update_step",
+    "_all_reduce_sum_gradients",
+    "_distributed_tf_update_step",
+)
+
+
+def _keras_version():
+    return tuple(int(part) for part in keras.__version__.split(".")[:2])
+
+
+def check_optimizer_hooks(optimizer, num_replicas):
+    """Refuses a multi-replica run on a Keras whose optimizer hooks were not verified.
+
+    Args:
+        optimizer: a `ClipSummedGradients` optimizer.
+        num_replicas: replicas of the strategy the optimizer was made under.
+
+    Raises:
+        RuntimeError: `num_replicas > 1` and the Keras version is outside
+            `SUPPORTED_KERAS` or lacks a hook.
+    """
+    if num_replicas <= 1:
+        return
+    first, end = SUPPORTED_KERAS
+    missing = [name for name in _KERAS_OPTIMIZER_HOOKS if not hasattr(optimizer, name)]
+    if first <= _keras_version() < end and not missing:
+        return
+    supported = f"keras>={first[0]}.{first[1]},<{end[0]}.{end[1]}"
+    lacking = f" (it lacks {missing})" if missing else ""
+    raise RuntimeError(
+        f"{type(optimizer).__name__} clips the all-reduced gradient through private hooks "
+        f"of Keras' TensorFlow optimizer, verified on {supported}; this is Keras "
+        f"{keras.__version__}{lacking}. Install '{supported}' or train on one device."
+    )
+
+
 def _replicas_in_sync():
     context = tf.distribute.get_replica_context()
     return context.num_replicas_in_sync if context is not None else 1
@@ -72,6 +115,11 @@ def _replicas_in_sync():
 
 class ClipSummedGradients:
     """Optimizer mixin: clip after the cross-replica sum, not before."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Keras' TensorFlow optimizer keeps the strategy in scope at construction.
+        check_optimizer_hooks(self, self._distribution_strategy.num_replicas_in_sync)
 
     def _clip_gradients(self, grads):
         if _replicas_in_sync() > 1:

@@ -4,8 +4,10 @@
   points (SIGKILL during start-up or restore, during training, in the middle
   of a backup write, and a SIGTERM) and rerun each time; every rerun resumes
   from the last backup and the last one ends at exactly --steps with a model
-  that loads. The seed of the random points is printed; set KILL_SEED to
-  replay one.
+  that loads. The random points come from a fixed seed (KILL_SEED overrides
+  it), printed first, so a failure in CI replays from its log. Every planned
+  trial runs: each signal lands before a step deadline that leaves the run
+  steps to do, however fast the machine.
 * Bad input: every mistake a user can make with files, flags, configs and
   the environment ends with exit status 2 and one `error: ...` line on stderr
   (TensorFlow's own start-up log lines aside), never a traceback; a NaN loss
@@ -32,7 +34,11 @@ from cli_support import REPO_ROOT, run_cli
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serving"))
 from tiny_models import make_tiny_model_dir  # noqa: E402
 
-STEPS, EVERY = 30, 3
+STEPS, EVERY = 48, 3
+# Trial i signals by backup step DEADLINE_FIRST + i * DEADLINE_GAP at the latest
+# (6, 15, 24, 33), so 15 steps always remain: no trial can find the run finished.
+DEADLINE_FIRST, DEADLINE_GAP = 2 * EVERY, 3 * EVERY
+KILL_SEED = int(os.environ.get("KILL_SEED", "20261201"))
 # TensorFlow logs a few lines from C++ before it reads TF_CPP_MIN_LOG_LEVEL.
 _TF_LOG_LINE = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages before absl)")
 
@@ -62,6 +68,16 @@ def backup_progress(output):
     return 0
 
 
+def metadata_progress(output):
+    """Steps covered by the newest backup, from its readable copy (cheap to poll)."""
+    try:
+        with open(os.path.join(output, "backup", "training_metadata.json")) as f:
+            position = json.load(f)
+    except (FileNotFoundError, ValueError):
+        return 0
+    return position["epoch"] * EVERY + position["steps"]
+
+
 def finished(output):
     """Whether a run completed: its backup is gone and its model is whole."""
     return not os.path.exists(os.path.join(output, "backup")) and zipfile.is_zipfile(
@@ -80,7 +96,8 @@ def wait_for(condition, interval, process, timeout):
 
 @pytest.mark.slow
 def test_random_kills_and_a_sigterm_always_resume_to_the_same_final_step(tmp_path, corpus_file):
-    seed = int(os.environ.get("KILL_SEED", time.time_ns() % 100_000))
+    seed = KILL_SEED
+    print(f"kill seed {seed} (rerun with KILL_SEED={seed} to replay)")
     rng = random.Random(seed)
     output = str(tmp_path / "run")
     argv = [
@@ -122,16 +139,24 @@ def test_random_kills_and_a_sigterm_always_resume_to_the_same_final_step(tmp_pat
         ("SIGTERM a random moment after a new backup", signal.SIGTERM, after_a_new_backup, 0.5),
     ]
     outcomes = []
-    for name, signal_number, make_condition, max_delay in trials:
+    for index, (name, signal_number, make_condition, max_delay) in enumerate(trials):
         start = backup_progress(output)
-        log = tmp_path / f"trial{len(outcomes)}.err"
+        deadline = DEADLINE_FIRST + index * DEADLINE_GAP
+
+        def past_deadline(deadline=deadline):
+            return metadata_progress(output) >= deadline
+
+        log = tmp_path / f"trial{index}.err"
         with open(log, "w") as err:
             process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, cwd=REPO_ROOT, env=env)
         try:
-            reached = True
             if make_condition is not None:
-                reached = wait_for(*make_condition(start), process=process, timeout=120)
-            time.sleep(rng.uniform(0, max_delay))
+                condition, interval = make_condition(start)
+                wait_for(lambda: condition() or past_deadline(), interval, process=process, timeout=120)
+            # Whether the trial's own moment (not its deadline) triggered the signal.
+            reached = not past_deadline()
+            # A random delay, cut short at the deadline.
+            wait_for(past_deadline, 0.01, process=process, timeout=rng.uniform(0, max_delay))
             assert process.poll() is None, f"{name}: the run ended before the signal (seed {seed})"
             process.send_signal(signal_number)
             status = process.wait(60)
@@ -139,12 +164,7 @@ def test_random_kills_and_a_sigterm_always_resume_to_the_same_final_step(tmp_pat
             if process.poll() is None:
                 process.kill()
         stderr = log.read_text()
-        if finished(output):
-            # On a fast machine the last steps can run inside the random delay:
-            # the signal then lands during or after the final save, whose
-            # backup is removed only once the model directory is complete.
-            outcomes.append(f"{name}: the run had finished (exit {status}); no more trials")
-            break
+        assert not finished(output), f"{name}: the run finished before the signal (seed {seed})"
         progress = backup_progress(output)
         outcomes.append(f"{name}: signal at backup step {start}->{progress}, exit {status}, reached={reached}")
         # A backup never goes back, and a rerun resumes from the newest one.
@@ -162,6 +182,7 @@ def test_random_kills_and_a_sigterm_always_resume_to_the_same_final_step(tmp_pat
 
     final = run_cli(*argv[2:], timeout=300)
     print(f"kill seed {seed}:\n  " + "\n  ".join(outcomes))
+    assert len(outcomes) == len(trials), outcomes
     assert final.returncode == 0, final.stderr[-3000:]
     from keras_bert_impl.model_dir import load_model_dir
 

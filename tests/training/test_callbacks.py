@@ -17,6 +17,7 @@ from keras_bert_impl.training.callbacks import (
     NonFiniteLossError,
     StopOnNonFiniteLoss,
     read_backup_position,
+    start_fit_at_epoch,
     training_callbacks,
 )
 from keras_bert_impl.training.optimization import create_optimizer
@@ -258,3 +259,11 @@ def test_mixed_float16_skips_an_overflowing_step_halves_the_scale_and_recovers()
         assert any(not np.array_equal(w.numpy(), v) for w, v in zip(model.trainable_weights, before))
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_resuming_on_a_keras_without_the_initial_epoch_hook_is_an_error():
+    model = make_model()
+    start_fit_at_epoch(model, 2)
+    assert model._initial_epoch == 2
+    with pytest.raises(RuntimeError, match=r"no Model._initial_epoch.*keras>=3.15,<3.16"):
+        start_fit_at_epoch(object(), 2)

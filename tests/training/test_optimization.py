@@ -1,9 +1,15 @@
+import functools
+
 import keras
 import numpy as np
 import pytest
 
 from keras_bert_impl import BertClassifier, BertConfig, bert_backbone
-from keras_bert_impl.training.optimization import WarmupLinearDecay, create_optimizer
+from keras_bert_impl.training.optimization import (
+    NO_DECAY_NAMES,
+    WarmupLinearDecay,
+    create_optimizer,
+)
 
 
 def test_schedule_warms_up_linearly_then_decays_linearly_to_zero():
@@ -52,7 +58,7 @@ def _tiny_classifier():
     return BertClassifier(bert_backbone(config), num_classes=2)
 
 
-def _losses(strategy, optimizer_name):
+def _losses(strategy, optimizer_name, make_optimizer=create_optimizer):
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
@@ -66,9 +72,17 @@ def _losses(strategy, optimizer_name):
     with strategy.scope():
         model = _tiny_classifier()
         # A tiny clip norm makes every step clip, so per-replica clipping shows.
-        model.compile(optimizer=create_optimizer(1e-2, 5, 0.0, optimizer_name))
+        model.compile(optimizer=make_optimizer(1e-2, 5, 0.0, optimizer_name))
         model.optimizer.global_clipnorm = 1e-3
     return model.fit(dataset, epochs=1, verbose=0, shuffle=False).history["loss"], model
+
+
+@functools.cache
+def _single_device_run(optimizer_name):
+    """The reference run, shared: one replica never reaches the overridden hooks."""
+    import tensorflow as tf
+
+    return _losses(tf.distribute.get_strategy(), optimizer_name)
 
 
 @pytest.mark.parametrize("name", ["adamw", "lamb"])
@@ -77,9 +91,36 @@ def test_mirrored_run_clips_like_one_device(name):
 
     from keras_bert_impl.training.strategy import get_strategy
 
-    single, single_model = _losses(tf.distribute.get_strategy(), name)
+    single, single_model = _single_device_run(name)
     mirrored, mirrored_model = _losses(get_strategy("mirrored"), name)
     assert get_strategy("mirrored").num_replicas_in_sync == 2
     np.testing.assert_allclose(mirrored, single, atol=1e-6)
     for a, b in zip(single_model.weights, mirrored_model.weights):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, err_msg=a.path)
+
+
+def _keras_adamw(*args):
+    """Keras' own AdamW with the same settings as `create_optimizer`'s."""
+    keras_optimizer = keras.optimizers.AdamW.from_config(create_optimizer(*args).get_config())
+    keras_optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
+    return keras_optimizer
+
+
+def test_keras_own_clipping_still_differs_under_mirrored():
+    """Guards the override: when Keras clips the summed gradient itself, this
+    test fails and `ClipSummedGradients` should go."""
+    from keras_bert_impl.training.strategy import get_strategy
+
+    single, _ = _single_device_run("adamw")
+    mirrored, _ = _losses(get_strategy("mirrored"), "adamw", _keras_adamw)
+    assert np.abs(np.subtract(mirrored, single)).max() > 1e-4, (single, mirrored)
+
+
+def test_multi_replica_run_on_unverified_keras_is_refused(monkeypatch):
+    from keras_bert_impl.training.strategy import get_strategy
+
+    monkeypatch.setattr(keras, "__version__", "3.99.0")
+    create_optimizer(1e-4, 10)  # one replica: Keras' own hooks do the work
+    with get_strategy("mirrored").scope():
+        with pytest.raises(RuntimeError, match=r"verified on keras>=3.15,<3.16; this is Keras 3.99.0"):
+            create_optimizer(1e-4, 10)

@@ -18,6 +18,15 @@ BERT_BATCH_SIZE = 4
 BERT_SEQUENCE_LENGTH = 8
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_keras_patch():
+    """Takes out the multi-worker patch any test here applied (directly or
+    through get_strategy("multi_worker")), so later tests run stock Keras."""
+    yield
+    multi_worker_compat.remove_multi_worker_fixes()
+    assert not multi_worker_compat.multi_worker_fixes_applied()
+
+
 @pytest.fixture
 def tf_config(monkeypatch):
     """Sets TF_CONFIG to the JSON of a value, or to a raw string."""
@@ -137,25 +146,38 @@ def test_single_process_writes_where_asked(tmp_path):
     assert strategy_lib.per_worker_dir(str(tmp_path), strategy) == str(tmp_path)
 
 
-def test_multi_worker_fixes_are_idempotent():
+def _keras_trainer_functions():
+    trainer = multi_worker_compat.keras_trainer_module()
+    return trainer.TensorFlowTrainer._maybe_symbolic_build, trainer.reduce_per_replica
+
+
+def test_multi_worker_fixes_are_idempotent_and_removable():
+    stock = _keras_trainer_functions()
+    assert not multi_worker_compat.multi_worker_fixes_applied()
     assert multi_worker_compat.apply_multi_worker_fixes()
-    trainer = multi_worker_compat.tf_trainer
-    patched = (trainer.TensorFlowTrainer._maybe_symbolic_build, trainer.reduce_per_replica)
+    patched = _keras_trainer_functions()
+    assert all(a is not b for a, b in zip(patched, stock))
     assert multi_worker_compat.apply_multi_worker_fixes()
-    assert (
-        trainer.TensorFlowTrainer._maybe_symbolic_build,
-        trainer.reduce_per_replica,
-    ) == patched
+    assert _keras_trainer_functions() == patched
+    assert multi_worker_compat.multi_worker_fixes_applied()
+
+    assert multi_worker_compat.remove_multi_worker_fixes()
+    assert _keras_trainer_functions() == stock
+    assert not multi_worker_compat.multi_worker_fixes_applied()
+    assert not multi_worker_compat.remove_multi_worker_fixes()
 
 
 def test_multi_worker_fixes_skip_unverified_keras(monkeypatch):
-    trainer = multi_worker_compat.tf_trainer
     monkeypatch.setattr(keras, "__version__", "3.99.0")
-    monkeypatch.setattr(trainer, "reduce_per_replica", trainer.reduce_per_replica)
-    before = trainer.reduce_per_replica
+    before = _keras_trainer_functions()
+    # Another Keras may lay its private modules out differently: the guard
+    # must come before any import of them.
+    monkeypatch.setattr(multi_worker_compat, "_TRAINER_MODULE", "keras.src.moved.trainer")
     with pytest.warns(UserWarning, match="verified on Keras 3.15.1, not 3.99.0"):
         assert not multi_worker_compat.apply_multi_worker_fixes()
-    assert trainer.reduce_per_replica is before
+    assert not multi_worker_compat.multi_worker_fixes_applied()
+    monkeypatch.undo()
+    assert _keras_trainer_functions() == before
 
 
 def test_mirrored_fit_matches_single_device_dense():
