@@ -13,3 +13,4 @@ from keras_bert_impl.data.sources import (
     save_label_names,
     split_sentences,
 )
+from keras_bert_impl.data.squad import Answer, SquadExample, squad_examples
