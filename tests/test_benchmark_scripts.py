@@ -1,0 +1,31 @@
+"""benchmarks/gpu.sh, the prepared GPU run, checked where CI runs: on CPU, at toy sizes."""
+
+import json
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GPU_SCRIPT = os.path.join(REPO, "benchmarks", "gpu.sh")
+
+
+def test_gpu_script_is_valid_bash():
+    subprocess.run(["bash", "-n", GPU_SCRIPT], check=True)
+
+
+def test_gpu_script_runs_at_toy_sizes(tmp_path):
+    # XLA is left out only to keep CI short: it is the same code with jit_compile=True.
+    subprocess.run(
+        ["bash", GPU_SCRIPT, "--skip-install", "--out", str(tmp_path), "--tiny", "--modes", "graph,packed"],
+        check=True, env={**os.environ, "PYTHON": sys.executable}, capture_output=True,
+    )
+    with open(tmp_path / "gpu.json") as f:
+        results = json.load(f)
+    assert results["peak_gflops"] > 0
+    graph, packed = results["rows"]
+    assert graph["mode"] == "graph" and graph["batch_size"] == 8
+    assert graph["sequences_per_s"] > 0 and graph["mfu"] > 0
+    # Packed rows run where the package has packed inputs, and say why not elsewhere.
+    assert packed["mode"] == "packed"
+    assert packed.get("sequences_per_s", 0) > 0 or "no packed inputs" in packed["unavailable"]
+    assert "| bert_tiny | graph" in (tmp_path / "gpu.log").read_text()
