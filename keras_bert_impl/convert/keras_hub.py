@@ -237,9 +237,21 @@ def to_keras_hub(model, preprocessor=None):
 
     >>> hub_masked_lm = to_keras_hub(pretrainer)  # doctest: +SKIP
     """
-    keras_hub = _keras_hub()
-    backbone = getattr(model, "backbone", model)
-    config = backbone.config
+    _warn_about_keras_hub_differences(model)
+    hub_model = keras_hub_backbone(getattr(model, "backbone", model).config)
+    if hasattr(model, "mlm_head"):
+        hub_model = _keras_hub().models.BertMaskedLM(hub_model, preprocessor=preprocessor)
+    _assign_mapped_weights(hub_model, tensors_from_keras(keras_hub_mappings(model)))
+    return hub_model
+
+
+def _keras_hub_differences(model):
+    """What keras-hub would compute differently for `model`, one sentence each.
+
+    Returns:
+        A list of strings, empty when the converted model computes the same.
+    """
+    config = getattr(model, "backbone", model).config
     differences = []
     if config.hidden_act != KERAS_HUB_HIDDEN_ACT:
         differences.append(
@@ -255,6 +267,12 @@ def to_keras_hub(model, preprocessor=None):
             f"keras-hub has one dropout rate; using hidden_dropout={config.hidden_dropout} "
             f"for attention too (was {config.attention_dropout})"
         )
+    differences.extend(_head_differences(model))
+    return differences
+
+
+def _head_differences(model):
+    differences = []
     head = getattr(model, "mlm_head", None)
     if head is not None and (
         head.hidden_act != KERAS_HUB_MLM_HIDDEN_ACT
@@ -267,15 +285,25 @@ def to_keras_hub(model, preprocessor=None):
         )
     if getattr(model, "nsp", False):
         differences.append("keras-hub BERT has no NSP head; its weights are dropped")
+    return differences
+
+
+def _warn_about_keras_hub_differences(model):
+    differences = _keras_hub_differences(model)
     if differences:
         warnings.warn(
             "Converting to keras-hub changes the model: " + "; ".join(differences) + ".",
-            stacklevel=2,
+            # Points at the caller of to_keras_hub.
+            stacklevel=3,
         )
-    hub_model = keras_hub_backbone(config)
-    if hasattr(model, "mlm_head"):
-        hub_model = keras_hub.models.BertMaskedLM(hub_model, preprocessor=preprocessor)
-    tensors = tensors_from_keras(keras_hub_mappings(model))
+
+
+def _assign_mapped_weights(hub_model, tensors):
+    """Assigns `{variable path: array}` to every variable of `hub_model`.
+
+    Raises:
+        ValueError: naming the variables the mapping misses or does not know.
+    """
     hub_variables = {variable.path: variable for variable in hub_model.weights}
     if set(hub_variables) != set(tensors):
         raise ValueError(
@@ -285,7 +313,6 @@ def to_keras_hub(model, preprocessor=None):
         )
     for path, variable in hub_variables.items():
         variable.assign(tensors[path])
-    return hub_model
 
 
 def load_keras_hub_preset(path):
