@@ -14,7 +14,7 @@ Example:
 
 >>> examples = squad_examples("dev-v1.1.json")  # doctest: +SKIP
 >>> examples[0].question, examples[0].answers[0].text  # doctest: +SKIP
-('Which NFL team represented the AFC at Super Bowl 50?', 'Denver Broncos')
+('Who wrote the first program?', 'Ada Lovelace')
 """
 
 import dataclasses
