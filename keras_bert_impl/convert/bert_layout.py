@@ -182,17 +182,23 @@ def mlm_head_mappings(mlm_head, scheme):
     ]
 
 
+def output_layer_mappings(dense, kernel_name, bias_name):
+    """Mappings of a task's output layer, whose kernel checkpoints store `[out, hidden]`.
+
+    So do both formats for the NSP head and the fine-tuning heads (Hugging
+    Face's torch layout, Google's bare `output_weights` matrices).
+    """
+    return [
+        TensorMapping(dense.kernel, (kernel_name,), lambda w: w.T, lambda k: (k.T,)),
+        TensorMapping(dense.bias, (bias_name,)),
+    ]
+
+
 def nsp_head_mappings(nsp_head, scheme):
     """Mappings of the NSP head; both formats store its kernel `[2, hidden]`."""
-    return [
-        TensorMapping(
-            nsp_head.dense.kernel,
-            (scheme.join("cls", scheme.nsp_kernel),),
-            lambda w: w.T,
-            lambda k: (k.T,),
-        ),
-        TensorMapping(nsp_head.dense.bias, (scheme.join("cls", scheme.nsp_bias),)),
-    ]
+    return output_layer_mappings(
+        nsp_head.dense, scheme.join("cls", scheme.nsp_kernel), scheme.join("cls", scheme.nsp_bias)
+    )
 
 
 def model_mappings(model, scheme):

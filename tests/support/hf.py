@@ -21,11 +21,16 @@ def random_hf_pretraining_model(hf_config, seed=0):
         hf_config: keyword arguments of `transformers.BertConfig`.
         seed: the torch seed of the initial and perturbed weights.
     """
+    return random_hf_model(transformers.BertForPreTraining, hf_config, seed)
+
+
+def random_hf_model(model_class, hf_config, seed=0):
+    """Any transformers BERT model class, built and perturbed as above."""
     torch.manual_seed(seed)
     config = transformers.BertConfig(
         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **hf_config
     )
-    model = transformers.BertForPreTraining(config).eval()
+    model = model_class(config).eval()
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.05)

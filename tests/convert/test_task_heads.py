@@ -1,0 +1,82 @@
+"""Fine-tuned checkpoints in: QA and classification heads equal to transformers' to 1e-5."""
+
+import numpy as np
+import pytest
+
+from support.hf import random_hf_model, torch, transformers
+from support.parity import bert_batch, encoder_inputs, max_error
+from test_google import HF_CONFIG, _google_name, write_google_release
+
+from keras_bert_impl import BertClassifier, BertQuestionAnswerer
+from keras_bert_impl.convert.task_heads import load_google_task, load_huggingface_task
+
+GOOGLE_HEADS = {
+    "qa_outputs.weight": "cls/squad/output_weights",
+    "qa_outputs.bias": "cls/squad/output_bias",
+    "classifier.weight": "output_weights",
+    "classifier.bias": "output_bias",
+}
+
+
+def _hf_logits(model, batch):
+    with torch.no_grad():
+        outputs = model(
+            input_ids=torch.tensor(batch["token_ids"], dtype=torch.long),
+            token_type_ids=torch.tensor(batch["segment_ids"], dtype=torch.long),
+            attention_mask=torch.tensor(batch["padding_mask"], dtype=torch.long),
+        )
+    if hasattr(outputs, "start_logits"):
+        return {"start_logits": outputs.start_logits.numpy(), "end_logits": outputs.end_logits.numpy()}
+    return {"logits": outputs.logits.numpy()}
+
+
+def _our_logits(model, batch):
+    outputs = model.predict_on_batch(encoder_inputs(batch))
+    return outputs if isinstance(outputs, dict) else {"logits": outputs}
+
+
+def _google_tensors_with_head(hf_model):
+    """run_squad / run_classifier names; both store the head [outputs, hidden] as torch does."""
+    tensors = {}
+    for name, tensor in hf_model.state_dict().items():
+        if name in GOOGLE_HEADS:
+            tensors[GOOGLE_HEADS[name]] = tensor.numpy()
+        elif not name.endswith("position_ids"):
+            google_name, transpose = _google_name(name)
+            tensors[google_name] = tensor.numpy().T if transpose else tensor.numpy()
+    return tensors
+
+
+CASES = [
+    (transformers.BertForQuestionAnswering, {}, BertQuestionAnswerer),
+    (transformers.BertForSequenceClassification, {"num_labels": 3}, BertClassifier),
+]
+
+
+@pytest.mark.parametrize("hf_class, extra, expected_class", CASES)
+def test_huggingface_and_google_task_checkpoints_match_transformers(tmp_path, hf_class, extra, expected_class):
+    hf_model = random_hf_model(hf_class, {**HF_CONFIG, **extra})
+    batch = bert_batch(HF_CONFIG["vocab_size"])
+    expected = _hf_logits(hf_model, batch)
+    hf_model.save_pretrained(tmp_path / "hf")
+    google_folder = write_google_release(tmp_path / "google", hf_model, _google_tensors_with_head(hf_model))
+    for model in (load_huggingface_task(str(tmp_path / "hf")), load_google_task(str(google_folder))):
+        assert type(model) is expected_class
+        ours = _our_logits(model, batch)
+        assert sorted(ours) == sorted(expected)
+        for name, value in ours.items():
+            assert max_error(value, expected[name]) < 1e-5, name
+
+
+def test_checkpoint_without_a_task_head_is_named(tmp_path):
+    hf_model = random_hf_model(transformers.BertForPreTraining, HF_CONFIG)
+    hf_model.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"expected exactly one task head, one of \['qa_outputs.weight'"):
+        load_huggingface_task(str(tmp_path))
+
+
+def test_regression_head_is_refused(tmp_path):
+    hf_model = random_hf_model(transformers.BertForSequenceClassification, {**HF_CONFIG, "num_labels": 1})
+    hf_model.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"classifier.weight has 1 output"):
+        load_huggingface_task(str(tmp_path))
