@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras_bert_impl.text import SPECIAL_TOKENS, Tokenizer, learn_vocab, load_vocab, save_vocab
 
 CORPUS = [
-    "A brown fox jumped the old fence and woke the dog.",
+    "The brown fox jumped the old fence and woke a dog.",
     "Dogs and foxes are running; the fox ran quickly!",
     "Café CRÈME, naïve résumé — jumping jumped jumps.",
     "東京 is big. 東京 is busy.",
