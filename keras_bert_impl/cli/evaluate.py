@@ -31,8 +31,6 @@ def run(args):
     strategy = common.set_up_run(args)
     with strategy.scope():
         loaded = load_model_dir(args.model, compile=False)
-    if loaded.label_names is None:
-        raise ValueError(f"{args.model} is not a fine-tuned task model (no labels.json).")
     task = tasks.for_model(loaded.model)
     if args.task is not None and args.task != task.NAME:
         raise ValueError(f"{args.model} is a {task.NAME} model, not {args.task}.")

@@ -111,6 +111,11 @@ def _eval_source(args):
     raise ValueError("--eval is required when --train is a file.")
 
 
+def _task_files(task, metrics, args):
+    """Files a task keeps beside its model (QA: windowing and no-answer threshold)."""
+    return task.model_files(metrics, args) if hasattr(task, "model_files") else {}
+
+
 def finetune(args):
     """Runs a fine-tuning job; returns `(metrics, output_dir)`."""
     common.check_positive(args, "epochs", "learning_rate")
@@ -138,10 +143,8 @@ def finetune(args):
             ),
             jit_compile=args.jit_compile,
         )
-    print(
-        f"fine-tuning for {task.NAME} on {len(train.label_names)} labels {train.label_names} "
-        f"for {args.epochs} epoch(s) of {steps_per_epoch} steps"
-    )
+    labels = f" on {len(train.label_names)} labels {train.label_names}" if train.label_names else ""
+    print(f"fine-tuning for {task.NAME}{labels} for {args.epochs} epoch(s) of {steps_per_epoch} steps")
     history, backup_dir = common.fit_resumably(
         model,
         train_data,
@@ -154,7 +157,8 @@ def finetune(args):
     metrics = task.evaluate(model, evaluation)
     common.save_run(
         model, strategy, output_dir, history, backup_dir, vocab_file, lowercase,
-        seq_len=args.seq_len, label_names=train.label_names, json_files={"metrics.json": metrics},
+        seq_len=args.seq_len, label_names=train.label_names,
+        json_files={"metrics.json": metrics, **_task_files(task, metrics, args)},
     )
     task.print_metrics(metrics)
     print(f"model directory: {output_dir}")

@@ -1,0 +1,202 @@
+"""Extractive question answering (SQuAD 1.1 / 2.0): `BertQuestionAnswerer`.
+
+Data: SQuAD JSON files or "tfds:squad/v1.1|v2.0" (`data/squad.py`); the
+windows, targets and decoding are in-graph (`tasks/qa_features.py`);
+metrics: the official exact match and F1 (`tasks/squad_metrics.py`). The
+windowing settings and the SQuAD 2.0 no-answer threshold that maximised F1
+on the evaluation data are stored in the model directory as
+`question_answering.json`, so `evaluate`, `predict`, the Python API and the
+SavedModel answer alike. The task interface is in `tasks/__init__.py`.
+
+Example:
+
+>>> answers = answer_questions(model, tokenizer, ["Who wrote it?"],
+...                            ["Ada wrote it."])  # doctest: +SKIP
+>>> answers[0]["answer"], answers[0]["start_char"]  # doctest: +SKIP
+('Ada', 0)
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_bert_impl.data import squad
+from keras_bert_impl.models import BertQuestionAnswerer
+from keras_bert_impl.tasks import TaskData
+from keras_bert_impl.tasks.qa_features import (
+    SpanSettings,
+    answer_token_positions,
+    decode_answers,
+    encode_windows,
+)
+from keras_bert_impl.tasks.squad_metrics import squad_scores
+
+NAME = "question_answering"
+MODEL = BertQuestionAnswerer
+SETTINGS_FILE = "question_answering.json"
+
+
+def claims_data(source):
+    """SQuAD JSON files and tfds squad datasets are question answering."""
+    if isinstance(source, str) and source.startswith("tfds:squad/"):
+        return True
+    return squad.is_squad_json(source)
+
+
+def add_arguments(parser):
+    parser.add_argument("--doc-stride", type=int, default=128, help="QA: tokens between window starts (default 128)")
+    parser.add_argument(
+        "--max-query-length", type=int, default=64, help="QA: question tokens kept (default 64)"
+    )
+    parser.add_argument(
+        "--max-answer-length", type=int, default=30, help="QA: longest answer in tokens (default 30)"
+    )
+    parser.add_argument("--n-best", type=int, default=20, help="QA: start/end candidates per window (default 20)")
+
+
+def settings_from_args(args):
+    return SpanSettings(
+        seq_len=args.seq_len,
+        doc_stride=args.doc_stride,
+        max_query_length=args.max_query_length,
+        max_answer_length=args.max_answer_length,
+        n_best=args.n_best,
+    )
+
+
+def load_data(args, tokenizer, source, label_names, split, training):
+    """Window batches `(inputs, {start_logits, end_logits})`; the examples kept for metrics."""
+    examples = squad.squad_examples(source, split)
+    if not examples:
+        raise ValueError(f"{source}: no questions")
+    settings = settings_from_args(args)
+    dataset = tf.data.Dataset.from_tensor_slices(_example_tensors(examples))
+    if training:
+        dataset = dataset.shuffle(len(examples), seed=args.seed, reshuffle_each_iteration=True)
+
+    def to_windows(batch):
+        features = encode_windows(tokenizer, batch["question"], batch["context"], settings)
+        start, end = answer_token_positions(features, batch["answer_start"], batch["answer_end"])
+        return tf.data.Dataset.from_tensor_slices(
+            (features.inputs, {"start_logits": start, "end_logits": end})
+        )
+
+    dataset = dataset.batch(args.batch_size).flat_map(to_windows).batch(args.batch_size)
+    return TaskData(
+        dataset.prefetch(tf.data.AUTOTUNE), None, examples={"examples": examples, "settings": settings, "tokenizer": tokenizer},
+    )
+
+
+def _example_tensors(examples):
+    """Questions, contexts and the first answer's byte span (0, 0 when none)."""
+    starts, ends = [], []
+    for example in examples:
+        answer = example.answers[0] if example.answers else None
+        start = len(example.context[: answer.start].encode("utf-8")) if answer else 0
+        starts.append(start)
+        ends.append(start + len(answer.text.encode("utf-8")) if answer else 0)
+    return {
+        "question": [e.question for e in examples],
+        "context": [e.context for e in examples],
+        "answer_start": np.array(starts, "int64"),
+        "answer_end": np.array(ends, "int64"),
+    }
+
+
+def build_model(backbone, label_names, args):
+    return BertQuestionAnswerer(backbone)
+
+
+def answer_function(model, tokenizer, settings, null_threshold=None):
+    """A `tf.function` (questions, contexts) -> answers dict, all in-graph."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 2)
+    def answer(questions, contexts):
+        features = encode_windows(tokenizer, questions, contexts, settings)
+        logits = model(features.inputs, training=False)
+        return decode_answers(
+            features, logits["start_logits"], logits["end_logits"], settings, null_threshold
+        )
+
+    return answer
+
+
+def answer_questions(model, tokenizer, questions, contexts, settings=SpanSettings(), null_threshold=None,
+                     batch_size=32):
+    """Answers each question from its context (the Python API).
+
+    Returns:
+        list of dicts: answer, start_char, end_char (Python `str` indices
+        into the context), score, no_answer_score.
+    """
+    answer = answer_function(model, tokenizer, settings, null_threshold)
+    results = []
+    for begin in range(0, len(questions), batch_size):
+        outputs = answer(
+            tf.constant(questions[begin : begin + batch_size]), tf.constant(contexts[begin : begin + batch_size])
+        )
+        outputs = {name: value.numpy() for name, value in outputs.items()}
+        for row in range(len(outputs["answer"])):
+            results.append({
+                "answer": outputs["answer"][row].decode("utf-8", "replace"),
+                "start_char": int(outputs["start_char"][row]),
+                "end_char": int(outputs["end_char"][row]),
+                "score": float(outputs["score"][row]),
+                "no_answer_score": float(outputs["no_answer_score"][row]),
+            })
+    return results
+
+
+def evaluate(model, data):
+    """SQuAD exact match and F1 (fractions); for 2.0 also the breakdown and best threshold.
+
+    The answers are decoded without a threshold, then the no-answer threshold
+    that maximises F1 is found (SQuAD 2.0 data) and the headline scores are
+    those at it; `null_threshold` is what `finetune` stores with the model.
+    """
+    examples, settings = data.examples["examples"], data.examples["settings"]
+    answers = answer_questions(
+        model, data.examples["tokenizer"], [e.question for e in examples],
+        [e.context for e in examples], settings,
+    )
+    golds = {e.question_id: [a.text for a in e.answers] for e in examples}
+    predictions = {e.question_id: a["answer"] for e, a in zip(examples, answers)}
+    if all(golds.values()):
+        return {**squad_scores(golds, predictions), "null_threshold": None}
+    no_answer = {e.question_id: a["no_answer_score"] for e, a in zip(examples, answers)}
+    threshold = squad_scores(golds, predictions, no_answer)["best_f1_threshold"]
+    scores = squad_scores(golds, predictions, no_answer, threshold=threshold)
+    return {**scores, "null_threshold": threshold}
+
+
+def print_metrics(metrics):
+    print(
+        f"eval exact match {metrics['exact_match']:.4f}  F1 {metrics['f1']:.4f}  "
+        f"({metrics['total']} questions)"
+    )
+    for prefix in ("HasAns", "NoAns"):
+        if f"{prefix}_total" in metrics:
+            print(
+                f"  {prefix}: exact match {metrics[prefix + '_exact_match']:.4f}  "
+                f"F1 {metrics[prefix + '_f1']:.4f}  ({metrics[prefix + '_total']})"
+            )
+    if metrics.get("null_threshold") is not None:
+        print(f"  no-answer threshold (best F1): {metrics['null_threshold']:.4f}")
+
+
+def model_files(metrics, args):
+    """The settings and threshold saved beside the model."""
+    settings = dataclasses.asdict(settings_from_args(args))
+    settings.pop("seq_len")  # the model directory records it already
+    return {SETTINGS_FILE: {**settings, "null_threshold": metrics.get("null_threshold")}}
+
+
+def read_settings(model_dir, seq_len):
+    """(SpanSettings, null_threshold) saved in a model directory."""
+    with open(os.path.join(model_dir, SETTINGS_FILE), encoding="utf-8") as file:
+        saved = json.load(file)
+    threshold = saved.pop("null_threshold")
+    return SpanSettings(seq_len=seq_len, **saved), threshold
