@@ -16,6 +16,7 @@ from keras_bert_impl.models import (  # noqa: E402
     bert_backbone,
 )
 from keras_bert_impl.models import BertQuestionAnswerer  # noqa: E402
+from keras_bert_impl.models import BertTokenClassifier  # noqa: E402
 from keras_bert_impl.convert import load_google_task, load_huggingface_task  # noqa: E402
 from keras_bert_impl.convert import (  # noqa: E402
     load_huggingface,
@@ -38,5 +39,6 @@ from keras_bert_impl.training.optimization import (  # noqa: E402
     create_optimizer,
 )
 from keras_bert_impl.inference import classify, embed, fill_mask  # noqa: E402
+from keras_bert_impl.inference import tag  # noqa: E402
 from keras_bert_impl.explanations import explain  # noqa: E402
 from keras_bert_impl.explanation_views import explanation_html, format_explanation  # noqa: E402

@@ -1,4 +1,4 @@
-"""The Python face of a trained model: fill in masks, classify, embed texts.
+"""The Python face of a trained model: fill in masks, classify, tag, embed texts.
 
 Each function takes a model and the `Tokenizer` it was trained with
 (`load_model_dir` returns both), tokenizes and packs the texts as training
@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl.choices import DEFAULT_SEQ_LEN
+from keras_bert_impl.tasks.tagging import Tagger, entity_lists
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.vocab import MASK_TOKEN
 
@@ -237,6 +238,44 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, s
                     "probabilities": {name: float(p) for name, p in zip(label_names, row)},
                 }
             )
+    return results[0] if single else results
+
+
+def tag(model, tokenizer, text_or_texts, tag_names, batch_size=32, seq_len=None):
+    """Named entities (or other tagged spans) in raw texts, with a `BertTokenClassifier`.
+
+    Runs the same TensorFlow functions as the exported `serving_default`
+    signature (`tasks.tagging.Tagger`), so both find the same entities. Long
+    texts are tagged in overlapping windows of `seq_len`, never cut.
+
+    Args:
+        model: a `BertTokenClassifier`.
+        tokenizer: the model's `Tokenizer`.
+        text_or_texts: a text or a list of texts.
+        tag_names: the model's tags (a model directory's `label_names`).
+        batch_size: texts per model call.
+        seq_len: window length, [CLS] and [SEP] included; default the
+            training length (`tokenizer.model_max_length`).
+
+    Returns:
+        For each text, a list of entities `{"text", "type", "start", "end",
+        "score"}`, where `start`/`end` are UTF-8 byte offsets into the text
+        (`text.encode()[start:end]` is the entity); for a single text, just
+        its list.
+
+    Example:
+
+    >>> tag(model, tokenizer, "Ada Lovelace was born in London.", tag_names)  # doctest: +SKIP
+    [{'text': 'Ada Lovelace', 'type': 'PER', 'start': 0, 'end': 12, 'score': 0.98},
+     {'text': 'London', 'type': 'LOC', 'start': 25, 'end': 31, 'score': 0.99}]
+    """
+    texts, single = _as_list(text_or_texts)
+    tagger = Tagger(model, tokenizer, tag_names, _seq_len(model, tokenizer, seq_len))
+    results = []
+    for batch in _batches(texts, batch_size):
+        outputs = tagger.entities(tf.constant(batch, dtype=tf.string))
+        outputs = {name: value.numpy() for name, value in outputs.items()}
+        results.extend(result["entities"] for result in entity_lists(batch, outputs))
     return results[0] if single else results
 
 

@@ -5,7 +5,8 @@ import sys
 
 from keras_bert_impl.cli.explain_options import add_explain_arguments, run_explain, wants_explanation
 from keras_bert_impl.serving.local import load_model_dir_signatures, load_saved_model_signatures
-from keras_bert_impl.serving.signatures import CLASSIFIER
+from keras_bert_impl.serving.signatures import CLASSIFIER, TOKEN_CLASSIFIER
+from keras_bert_impl.tasks import tagging
 
 
 def add_source_arguments(parser):
@@ -32,11 +33,13 @@ def read_texts(args):
 def register(subparsers):
     parser = subparsers.add_parser(
         "predict",
-        help="classify texts with an exported SavedModel or a model directory",
+        help="classify or tag texts with an exported SavedModel or a model directory",
         description=(
             "Classifies each TEXT (or each line of stdin) with a fine-tuned classifier and "
-            "prints the label and class probabilities; --embed prints embeddings instead "
-            "(any model). Tokenization happens inside the model, as in TF Serving."
+            "prints the label and class probabilities; a token classifier prints the "
+            "entities found (type, UTF-8 byte span, score, text); --embed prints "
+            "embeddings instead (any model). Tokenization happens inside the model, as "
+            "in TF Serving."
         ),
     )
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify (default: lines of stdin)")
@@ -73,6 +76,11 @@ def run(args):
         if args.text_b is not None:
             raise ValueError("--embed takes single texts; drop --text-b.")
         return _print_embeddings(texts, signatures("embed", text=texts), args.json)
+    if signatures.kind == TOKEN_CLASSIFIER:
+        if args.text_b is not None:
+            raise ValueError("a token classifier tags single texts; drop --text-b.")
+        tagging.print_predictions(texts, signatures("serving_default", text=texts), args.json)
+        return 0
     if signatures.kind != CLASSIFIER:
         raise ValueError(
             f"{signatures.source} is a pretrained (masked-LM) model, not a classifier: "

@@ -149,7 +149,8 @@ class ClassificationHead(keras.layers.Layer):
     """Dropout then a dense layer to `num_classes` float32 logits.
 
     Used on the pooled output both for downstream classification and, with
-    `num_classes=2`, as BERT's next-sentence-prediction head.
+    `num_classes=2`, as BERT's next-sentence-prediction head; on the sequence
+    output (`[batch, seq, hidden]`) it classifies every token.
 
     Example:
 
@@ -181,10 +182,10 @@ class ClassificationHead(keras.layers.Layer):
         return ops.cast(logits, "float32")
 
     def compute_output_shape(self, pooled_shape):
-        return (pooled_shape[0], self.num_classes)
+        return (*pooled_shape[:-1], self.num_classes)
 
     def compute_output_spec(self, pooled_output, training=None):
-        return keras.KerasTensor((pooled_output.shape[0], self.num_classes), "float32")
+        return keras.KerasTensor((*pooled_output.shape[:-1], self.num_classes), "float32")
 
     def get_config(self):
         config = super().get_config()

@@ -4,3 +4,4 @@ from keras_bert_impl.models.backbone import BertBackbone, bert_backbone
 from keras_bert_impl.models.classifier import BertClassifier
 from keras_bert_impl.models.pretrainer import BertPretrainer
 from keras_bert_impl.models.question_answerer import BertQuestionAnswerer
+from keras_bert_impl.models.token_classifier import BertTokenClassifier

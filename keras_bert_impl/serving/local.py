@@ -19,14 +19,19 @@ import tensorflow_text  # noqa: F401
 
 from keras_bert_impl.model_dir import load_model_dir
 from keras_bert_impl.serving.export import existing_versions, read_export_labels
-from keras_bert_impl.serving.signatures import CLASSIFIER, PRETRAINER, ServingFunctions
+from keras_bert_impl.serving.signatures import (
+    CLASSIFIER,
+    PRETRAINER,
+    TOKEN_CLASSIFIER,
+    ServingFunctions,
+)
 
 
 class LocalSignatures:
     """Named signatures called with numpy/list inputs, returning numpy outputs.
 
     Attributes:
-        kind: "classifier" or "pretrainer".
+        kind: "classifier", "token_classifier" or "pretrainer".
         source: the folder the signatures come from.
         names: signature names.
         label_names: a classifier's label names, index = label id.
@@ -90,6 +95,8 @@ def load_saved_model_signatures(path):
     signatures = dict(loaded.signatures)
     if "fill_mask" in signatures:
         kind = PRETRAINER
+    elif "tag_words" in signatures:
+        kind = TOKEN_CLASSIFIER
     elif "predict_ids" in signatures:
         kind = CLASSIFIER
     else:
@@ -98,6 +105,6 @@ def load_saved_model_signatures(path):
             "keras_bert_impl export (expected fill_mask or predict_ids)."
         )
     label_names = None
-    if kind == CLASSIFIER:
+    if kind != PRETRAINER:
         label_names = read_export_labels(path)
     return LocalSignatures(kind, path, signatures, label_names, owner=loaded)

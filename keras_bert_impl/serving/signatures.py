@@ -17,6 +17,20 @@ Classifier (`BertClassifier`):
   `mean_embedding` (sequence output averaged over real tokens, [CLS] and
   [SEP] included), float32 [batch, hidden].
 
+Token classifier (`BertTokenClassifier`), see `tasks/tagging.py`:
+
+- `serving_default(text)`: the entities found, padded to the most in the
+  batch: `entity_text`, `entity_type` string, `start_char`, `end_char` int64
+  UTF-8 byte offsets into the original text (end exclusive), `score` float32,
+  [batch, max_entities], and `entity_count` int32 [batch]. Slots past
+  `entity_count` hold "", -1 and 0. Long texts are tagged in overlapping
+  windows of `seq_len`, so nothing is cut.
+- `tag_words(text)`: every word's `word`, `tag`, `tag_id`, `score`,
+  `start_char`, `end_char` [batch, max_words] and `word_count` [batch].
+- `predict_ids(token_ids, segment_ids, padding_mask)`: per position
+  `logits`, `probabilities` [batch, seq, tags], `tag_id`, `tag` [batch, seq].
+- `embed(text)`: as below.
+
 Pretrained model (`BertPretrainer`):
 
 - `fill_mask(text)` (also `serving_default`): texts with literal "[MASK]"s;
@@ -45,12 +59,14 @@ Example:
 import tensorflow as tf
 
 from keras_bert_impl.choices import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
-from keras_bert_impl.models import BertClassifier, BertPretrainer
+from keras_bert_impl.models import BertClassifier, BertPretrainer, BertTokenClassifier
+from keras_bert_impl.tasks import tagging
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.vocab import MASK_TOKEN
 
 CLASSIFIER = "classifier"
 PRETRAINER = "pretrainer"
+TOKEN_CLASSIFIER = "token_classifier"
 
 
 def _text_spec(name):
@@ -96,8 +112,8 @@ class ServingFunctions:
             raise ValueError(f"max_masks={max_masks}: expected at least 1.")
         if not 1 <= top_k <= config.vocab_size:
             raise ValueError(f"top_k={top_k}: expected 1 to the vocabulary size ({config.vocab_size}).")
-        if isinstance(model, BertClassifier):
-            self.kind = CLASSIFIER
+        if isinstance(model, (BertClassifier, BertTokenClassifier)):
+            self.kind = CLASSIFIER if isinstance(model, BertClassifier) else TOKEN_CLASSIFIER
             names = model_dir.label_names or [str(i) for i in range(model.num_classes)]
             if len(names) != model.num_classes:
                 raise ValueError(
@@ -110,7 +126,7 @@ class ServingFunctions:
             self.label_names = None
         else:
             raise ValueError(
-                f"{model_dir.path}: expected a BertClassifier or BertPretrainer, "
+                f"{model_dir.path}: expected a BertClassifier, BertTokenClassifier or BertPretrainer, "
                 f"got {type(model).__name__}."
             )
         self.model = model
@@ -136,6 +152,8 @@ class ServingFunctions:
                 ),
                 "embed": embed,
             }
+        if self.kind == TOKEN_CLASSIFIER:
+            return {**tagging.serving_signatures(self), "embed": embed}
         fill_mask = (self._fill_mask, text)
         return {"serving_default": fill_mask, "fill_mask": fill_mask, "embed": embed}
 

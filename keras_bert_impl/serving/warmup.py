@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-from keras_bert_impl.serving.signatures import CLASSIFIER
+from keras_bert_impl.serving.signatures import CLASSIFIER, TOKEN_CLASSIFIER
 
 ASSETS_EXTRA_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -31,8 +31,9 @@ def example_inputs(serving):
     """`{signature name: {input name: numpy array}}` for every signature of `serving`."""
     texts = np.array(WARMUP_TEXTS, dtype=object)
     examples = {"embed": {"text": texts}}
-    if serving.kind == CLASSIFIER:
+    if serving.kind in (CLASSIFIER, TOKEN_CLASSIFIER):
         examples["serving_default"] = {"text": texts}
+        examples["tag_words"] = {"text": texts}
         examples["serving_pair"] = {"text": texts, "text_b": texts[::-1].copy()}
         packed = serving.pack_texts(texts)
         examples["predict_ids"] = {name: value.numpy() for name, value in packed.items()}
@@ -47,6 +48,7 @@ def warmup_requests(serving, model_name):
     """One `PredictionLog` per signature of `serving`, in signature order."""
     examples = example_inputs(serving)
     logs = []
+    # Only the signatures the model has: the example table covers both kinds.
     for signature_name in serving.signatures:
         request = predict_pb2.PredictRequest(
             model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)

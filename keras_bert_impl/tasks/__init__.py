@@ -42,6 +42,7 @@ import importlib
 # --task name -> module; the first is the default when nothing claims the data.
 _MODULES = {
     "classification": "keras_bert_impl.tasks.classification",
+    "token_classification": "keras_bert_impl.tasks.tagging",
     "question_answering": "keras_bert_impl.tasks.question_answering",
 }
 
