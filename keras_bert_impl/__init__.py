@@ -18,6 +18,7 @@ from keras_bert_impl.models import (  # noqa: E402
 from keras_bert_impl.models import BertQuestionAnswerer  # noqa: E402
 from keras_bert_impl.models import BertTokenClassifier  # noqa: E402
 from keras_bert_impl.convert import load_google_task, load_huggingface_task  # noqa: E402
+from keras_bert_impl.convert import huggingface_label_names, save_huggingface_task  # noqa: E402
 from keras_bert_impl.convert import (  # noqa: E402
     load_huggingface,
     load_huggingface_pretrainer,

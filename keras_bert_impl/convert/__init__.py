@@ -12,4 +12,9 @@ from keras_bert_impl.convert.keras_hub import (
     save_keras_hub_preset,
     to_keras_hub,
 )
-from keras_bert_impl.convert.task_heads import load_google_task, load_huggingface_task
+from keras_bert_impl.convert.task_heads import (
+    huggingface_label_names,
+    load_google_task,
+    load_huggingface_task,
+    save_huggingface_task,
+)

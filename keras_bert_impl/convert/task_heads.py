@@ -1,4 +1,4 @@
-"""Fine-tuned checkpoints in: question answering and sequence classification heads.
+"""Fine-tuned checkpoints in: question answering, sequence and token classification heads.
 
 A fine-tuned BERT checkpoint is the encoder plus one output layer, stored
 `[outputs, hidden]` in both formats:
@@ -10,8 +10,12 @@ A fine-tuned BERT checkpoint is the encoder plus one output layer, stored
 
 The loaders find which head a checkpoint has and return a
 `BertQuestionAnswerer` or a `BertClassifier` with every tensor mapped. Hugging
-Face's `BertForQuestionAnswering` has no pooler; the QA model does not use it,
-so it keeps its initial weights then.
+Face's `BertForTokenClassification` stores its head under the same
+`classifier.*` names; its `config.json` `architectures` tells it apart, and
+it loads as a `BertTokenClassifier`, its tag names in `id2label`
+(`huggingface_label_names`); `save_huggingface_task` writes one back.
+Hugging Face's `BertForQuestionAnswering` and `BertForTokenClassification`
+have no pooler; those models do not use it, so it keeps its initial weights.
 
 Example:
 
@@ -19,13 +23,21 @@ Example:
 >>> classifier = load_google_task("run_classifier_output/")  # doctest: +SKIP
 """
 
+import json
 import os
+import shutil
 
 from keras_bert_impl.config import BertConfig
 from keras_bert_impl.convert import google, huggingface
 from keras_bert_impl.convert.bert_layout import model_mappings, output_layer_mappings
-from keras_bert_impl.convert.tensor_mapping import assign_from_tensors
-from keras_bert_impl.models import BertClassifier, BertQuestionAnswerer, bert_backbone
+from keras_bert_impl.convert.tensor_mapping import assign_from_tensors, tensors_from_keras
+from keras_bert_impl.io_utils import atomic_path, write_text_atomically
+from keras_bert_impl.models import (
+    BertClassifier,
+    BertQuestionAnswerer,
+    BertTokenClassifier,
+    bert_backbone,
+)
 
 # (kernel, bias) names of each format's heads.
 _HUGGINGFACE_HEADS = {
@@ -36,23 +48,88 @@ _GOOGLE_HEADS = {
     BertQuestionAnswerer: ("cls/squad/output_weights", "cls/squad/output_bias"),
     BertClassifier: ("output_weights", "output_bias"),
 }
-_HEAD_LAYERS = {BertQuestionAnswerer: "span_head", BertClassifier: "classification_head"}
+_HEAD_LAYERS = {
+    BertQuestionAnswerer: "span_head",
+    BertClassifier: "classification_head",
+    BertTokenClassifier: "token_classification_head",
+}
+_HUGGINGFACE_ARCHITECTURES = {
+    BertQuestionAnswerer: "BertForQuestionAnswering",
+    BertClassifier: "BertForSequenceClassification",
+    BertTokenClassifier: "BertForTokenClassification",
+}
 
 
 def load_huggingface_task(path):
-    """Loads a Hugging Face `BertForQuestionAnswering` or `BertForSequenceClassification`.
+    """Loads a Hugging Face `BertForQuestionAnswering`, `BertForSequenceClassification`
+    or `BertForTokenClassification`.
 
     Args:
         path: folder with `config.json` and the weights.
 
     Returns:
-        A `BertQuestionAnswerer` or a `BertClassifier` (with as many classes as
-        the checkpoint's `classifier.weight` has rows).
+        A `BertQuestionAnswerer`, `BertClassifier` or `BertTokenClassifier`
+        (with as many classes as the checkpoint's `classifier.weight` has
+        rows); `huggingface_label_names(path)` gives the label names.
     """
     tensors = huggingface.read_huggingface_tensors(path)
     config = BertConfig.from_json_file(os.path.join(path, "config.json"))
     scheme = huggingface.huggingface_scheme(huggingface._encoder_root(tensors, path))
-    return _load(tensors, config, scheme, _HUGGINGFACE_HEADS, path, ignored=huggingface._BUFFERS)
+    token_level = _HUGGINGFACE_ARCHITECTURES[BertTokenClassifier] in _read_config(path).get("architectures", [])
+    return _load(
+        tensors, config, scheme, _HUGGINGFACE_HEADS, path, ignored=huggingface._BUFFERS, token_level=token_level
+    )
+
+
+def huggingface_label_names(path):
+    """The label names of a Hugging Face task folder (`id2label`, by id), or None."""
+    id2label = _read_config(path).get("id2label")
+    if not id2label:
+        return None
+    return [id2label[key] for key in sorted(id2label, key=int)]
+
+
+def save_huggingface_task(model, path, vocab_file=None, label_names=None):
+    """Writes a task model as a Hugging Face `BertFor...` folder `transformers` loads.
+
+    Args:
+        model: a `BertTokenClassifier`, `BertClassifier` or `BertQuestionAnswerer`.
+        path: the folder to create; it must not exist.
+        vocab_file: the vocabulary to copy beside the weights.
+        label_names: written as `id2label` / `label2id` (classifiers).
+    """
+    from safetensors.numpy import save_file
+
+    if os.path.exists(path):
+        raise FileExistsError(f"{path} already exists; choose a new folder.")
+    task = type(model)
+    # Token and sequence classifiers share the `classifier.*` names.
+    kernel_name, bias_name = _HUGGINGFACE_HEADS[BertClassifier if task is BertTokenClassifier else task]
+    head = model.get_layer(_HEAD_LAYERS[task]).dense
+    mappings = model_mappings(model, huggingface.huggingface_scheme("bert"))
+    if task is not BertClassifier:  # transformers builds these without a pooler
+        mappings = [m for m in mappings if "pooler" not in m.sources[0]]
+    tensors = tensors_from_keras(mappings + output_layer_mappings(head, kernel_name, bias_name))
+    config = {**model.backbone.config.to_huggingface_dict(), "architectures": [_HUGGINGFACE_ARCHITECTURES[task]]}
+    if label_names is not None:
+        config["id2label"] = {str(i): name for i, name in enumerate(label_names)}
+        config["label2id"] = {name: i for i, name in enumerate(label_names)}
+    with atomic_path(path) as temp:
+        os.makedirs(temp)
+        write_text_atomically(os.path.join(temp, "config.json"), json.dumps(config, indent=2) + "\n")
+        save_file(tensors, os.path.join(temp, "model.safetensors"), metadata={"format": "pt"})
+        if vocab_file:
+            shutil.copyfile(vocab_file, os.path.join(temp, "vocab.txt"))
+    return path
+
+
+def _read_config(path):
+    file = os.path.join(path, "config.json")
+    try:
+        with open(file, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{file}: not valid JSON ({e}).") from None
 
 
 def load_google_task(path, config=None):
@@ -72,11 +149,14 @@ def load_google_task(path, config=None):
     return _load(tensors, config, google.google_scheme(), _GOOGLE_HEADS, prefix, ignored=())
 
 
-def _load(tensors, config, scheme, heads, source, ignored):
+def _load(tensors, config, scheme, heads, source, ignored, token_level=False):
     task = _find_head(tensors, heads, source)
     kernel_name, bias_name = heads[task]
     backbone = bert_backbone(config)
-    if task is BertClassifier:
+    if task is BertClassifier and token_level:
+        task = BertTokenClassifier
+        model = BertTokenClassifier(backbone, num_classes=int(tensors[kernel_name].shape[0]))
+    elif task is BertClassifier:
         num_classes = tensors[kernel_name].shape[0]
         if num_classes < 2:
             raise ValueError(
@@ -87,7 +167,7 @@ def _load(tensors, config, scheme, heads, source, ignored):
     else:
         model = BertQuestionAnswerer(backbone)
     mappings = model_mappings(model, scheme)
-    if task is BertQuestionAnswerer:
+    if task is not BertClassifier:
         mappings = [m for m in mappings if "pooler" not in m.sources[0] or m.sources[0] in tensors]
     head = model.get_layer(_HEAD_LAYERS[task]).dense
     mappings += output_layer_mappings(head, kernel_name, bias_name)
