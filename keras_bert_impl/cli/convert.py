@@ -29,9 +29,14 @@ from keras_bert_impl.convert.huggingface import (
     save_huggingface,
 )
 from keras_bert_impl.convert.keras_hub import load_keras_hub_preset, save_keras_hub_preset
+from keras_bert_impl.convert.task_heads import (
+    huggingface_label_names,
+    load_huggingface_task,
+    save_huggingface_task,
+)
 from keras_bert_impl.io_utils import atomic_path, write_text_atomically
 from keras_bert_impl.model_dir import load_model_dir, read_lowercase, save_model_dir
-from keras_bert_impl.models import BertPretrainer
+from keras_bert_impl.models import BertBackbone, BertPretrainer
 from keras_bert_impl.text import Tokenizer
 
 SOURCES = ("hf", "google", "keras_hub", "keras")
@@ -90,7 +95,7 @@ def run(args):
         raise ValueError("--from keras --to keras: nothing to convert; copy the folder instead.")
     if os.path.exists(args.dst):
         raise FileExistsError(f"DST {args.dst} already exists; choose a new folder.")
-    model, vocab_file, lowercase, seq_len = _read_source(args.source_format, args.src)
+    model, vocab_file, lowercase, seq_len, label_names = _read_source(args.source_format, args.src)
     if args.vocab:
         vocab_file = args.vocab
     if args.lowercase is not None:
@@ -99,7 +104,7 @@ def run(args):
         _check_vocab(vocab_file, model)
         if lowercase is None and args.target_format in ("keras", "keras_hub"):
             raise ValueError(f"Cannot tell whether {args.src} is cased; pass --lowercase or --cased.")
-    _write_target(args.target_format, model, args.dst, vocab_file, lowercase, seq_len, args.src)
+    _write_target(args.target_format, model, args.dst, vocab_file, lowercase, seq_len, args.src, label_names)
     summary = {
         "source": os.path.abspath(args.src),
         "source_format": args.source_format,
@@ -126,19 +131,28 @@ def run(args):
 
 
 def _read_source(source_format, src):
-    """Returns `(model, vocab_file or None, lowercase or None, seq_len)`.
+    """Returns `(model, vocab_file or None, lowercase or None, seq_len, label_names or None)`.
+
+    A Hugging Face folder with a fine-tuning head (`classifier.*`,
+    `qa_outputs.*`) loads as the task model, with `id2label` as label names.
 
     Released checkpoints trained every position (BERT's last pretraining
     phase runs at 512), so their length is `max_position_embeddings`.
     """
     if source_format == "keras":
         loaded = load_model_dir(src, compile=False)
-        return loaded.model, loaded.vocab_file, loaded.lowercase, loaded.seq_len
+        return loaded.model, loaded.vocab_file, loaded.lowercase, loaded.seq_len, loaded.label_names
+    label_names = None
     if source_format == "hf":
         tensors = read_huggingface_tensors(src)
         has_mlm = any(name.startswith("cls.predictions.") for name in tensors)
+        has_task_head = any(name in tensors for name in ("classifier.weight", "qa_outputs.weight"))
         del tensors
-        model = load_huggingface_pretrainer(src) if has_mlm else load_huggingface(src)
+        if has_task_head:
+            model = load_huggingface_task(src)
+            label_names = huggingface_label_names(src) if hasattr(model, "num_classes") else None
+        else:
+            model = load_huggingface_pretrainer(src) if has_mlm else load_huggingface(src)
         vocab_file, lowercase = _file_or_none(src, "vocab.txt"), read_lowercase(src)
     elif source_format == "google":
         model = load_google_checkpoint(src)
@@ -150,7 +164,7 @@ def _read_source(source_format, src):
             lowercase = None  # asked for below, only if a target needs it
     else:
         model, vocab_file, lowercase = load_keras_hub_preset(src)
-    return model, vocab_file, lowercase, getattr(model, "backbone", model).config.max_position_embeddings
+    return model, vocab_file, lowercase, getattr(model, "backbone", model).config.max_position_embeddings, label_names
 
 
 def _file_or_none(folder, name):
@@ -168,13 +182,13 @@ def _check_vocab(vocab_file, model):
         )
 
 
-def _write_target(target_format, model, dst, vocab_file, lowercase, seq_len, src):
+def _write_target(target_format, model, dst, vocab_file, lowercase, seq_len, src, label_names):
     if target_format == "keras":
         if vocab_file is None:
             raise ValueError(
                 f"{src} has no vocabulary; a model directory needs one: pass --vocab vocab.txt."
             )
-        if not hasattr(model, "mlm_head") and not hasattr(model, "num_classes"):
+        if isinstance(model, BertBackbone):
             warnings.warn(
                 f"{src} has no masked-LM head; the model directory gets a newly "
                 "initialised one (fine for fine-tuning, meaningless for fill-mask).",
@@ -182,12 +196,14 @@ def _write_target(target_format, model, dst, vocab_file, lowercase, seq_len, src
             )
             model = BertPretrainer(model)
         with atomic_path(dst) as temp:
-            save_model_dir(temp, model, vocab_file, lowercase, seq_len=seq_len)
+            save_model_dir(temp, model, vocab_file, lowercase, seq_len=seq_len, label_names=label_names)
         return
-    model = _without_task_head(model)
     if target_format == "hf":
         with atomic_path(dst) as temp:
-            save_huggingface(model, temp, vocab_file=vocab_file)
+            if hasattr(model, "backbone") and not hasattr(model, "mlm_head"):
+                save_huggingface_task(model, temp, vocab_file=vocab_file, label_names=label_names)
+            else:
+                save_huggingface(model, temp, vocab_file=vocab_file)
             if lowercase is not None:
                 write_text_atomically(
                     os.path.join(temp, "tokenizer_config.json"),
@@ -197,13 +213,13 @@ def _write_target(target_format, model, dst, vocab_file, lowercase, seq_len, src
                     + "\n",
                 )
     elif target_format == "google":
-        save_google_checkpoint(model, dst, vocab_file=vocab_file)
+        save_google_checkpoint(_without_task_head(model), dst, vocab_file=vocab_file)
     else:
-        save_keras_hub_preset(model, dst, vocab_file=vocab_file, lowercase=lowercase)
+        save_keras_hub_preset(_without_task_head(model), dst, vocab_file=vocab_file, lowercase=lowercase)
 
 
 def _without_task_head(model):
-    if hasattr(model, "num_classes"):
+    if hasattr(model, "backbone") and not hasattr(model, "mlm_head"):
         warnings.warn(
             "The target format has no place for this package's classification head; "
             "only the backbone is written.",

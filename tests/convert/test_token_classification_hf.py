@@ -1,5 +1,6 @@
 """Hugging Face BertForTokenClassification in and out: logits equal to transformers' to 1e-5, tags kept."""
 
+import argparse
 import json
 
 import numpy as np
@@ -14,6 +15,8 @@ from keras_bert_impl import (
     load_huggingface_task,
     save_huggingface_task,
 )
+from keras_bert_impl.cli import convert, run_guarded
+from keras_bert_impl.model_dir import load_model_dir
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
@@ -48,3 +51,28 @@ def test_token_classifier_loads_with_its_tags_and_saves_back(tmp_path):
     reloaded = transformers.BertForTokenClassification.from_pretrained(tmp_path / "out").eval()
     assert reloaded.config.id2label == id2label
     np.testing.assert_allclose(_logits(reloaded, batch), expected, atol=1e-5)
+
+
+def test_convert_cli_keeps_the_tags_both_ways(tmp_path):
+    hf_model = random_hf_model(
+        transformers.BertForTokenClassification,
+        {**HF_CONFIG, "num_labels": len(TAGS), "id2label": dict(enumerate(TAGS))},
+    )
+    hf_model.save_pretrained(tmp_path / "hf")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(HF_CONFIG["vocab_size"] - 5)]
+    (tmp_path / "hf" / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    parser = argparse.ArgumentParser()
+    convert.register(parser.add_subparsers())
+
+    def run(*argv):
+        args = parser.parse_args(["convert", *map(str, argv)])
+        return run_guarded(args.run, args)
+
+    assert run("--from", "hf", "--to", "keras", tmp_path / "hf", tmp_path / "dir") == 0
+    loaded = load_model_dir(str(tmp_path / "dir"))
+    assert type(loaded.model) is BertTokenClassifier and loaded.label_names == TAGS
+    assert run("--from", "keras", "--to", "hf", tmp_path / "dir", tmp_path / "back") == 0
+    reloaded = transformers.BertForTokenClassification.from_pretrained(tmp_path / "back").eval()
+    batch = bert_batch(HF_CONFIG["vocab_size"])
+    assert [reloaded.config.id2label[i] for i in range(len(TAGS))] == TAGS
+    np.testing.assert_allclose(_logits(reloaded, batch), _logits(hf_model, batch), atol=1e-5)
