@@ -2,10 +2,13 @@
 
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from support.deps import require
 
 from keras_bert_impl.text import Tokenizer
+
+hypothesis = require("hypothesis")
+st = require("hypothesis.strategies")
+given, settings, HealthCheck = hypothesis.given, hypothesis.settings, hypothesis.HealthCheck
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cafe", "paris", "##s", "a", "b", "ab", "##b",
          "中", "文", ".", "!", "[", "]", "mask", "i", "σ", "##σ", "ⱥ", "x", "##x", "ǆ", "dz"]

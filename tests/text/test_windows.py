@@ -12,10 +12,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from support.deps import require
 
 from keras_bert_impl.text import SegmentPacker, make_windows, window_starts
+
+hypothesis = require("hypothesis")
+st = require("hypothesis.strategies")
+given, settings, HealthCheck = hypothesis.given, hypothesis.settings, hypothesis.HealthCheck
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
