@@ -9,6 +9,8 @@ saved_models/NAME/
     assets.extra/tf_serving_warmup_requests
     assets.extra/labels.json        classifiers: label names, index = label id
   2/
+  batching_parameters.txt           TF Serving batching defaults (see deployment.py)
+  models.config                     a model config entry for NAME
 ```
 
 A version is written to a hidden temporary sibling (`.tmp-2-...`, which TF
@@ -33,6 +35,7 @@ import keras
 
 from keras_bert_impl.io_utils import atomic_path
 from keras_bert_impl.model_dir import ModelDir, load_model_dir
+from keras_bert_impl.serving.deployment import write_deployment_files
 from keras_bert_impl.serving.signatures import (
     DEFAULT_MAX_MASKS,
     DEFAULT_TOP_K,
@@ -71,6 +74,9 @@ def export_saved_model(
 ):
     """Writes `output_root/<version>/`: a SavedModel with named signatures and warmup requests.
 
+    Beside the versions it also writes, when absent, `batching_parameters.txt`
+    and `models.config` for TF Serving (`serving.deployment`).
+
     Args:
         model: a model directory path or a loaded `ModelDir` (classifier or
             pretrainer).
@@ -97,6 +103,7 @@ def export_saved_model(
     serving = ServingFunctions(model_dir, seq_len=seq_len, max_masks=max_masks, top_k=top_k)
     with _atomic_version(version_dir) as temp_dir:
         _write_version(serving, temp_dir, model_name=os.path.basename(os.path.abspath(output_root)))
+    write_deployment_files(output_root)
     return version_dir
 
 

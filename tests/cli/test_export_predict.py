@@ -56,7 +56,9 @@ def test_export_versions_and_overwrite(dirs, tmp_path, monkeypatch, capsys):
     assert main("export", "--model", dirs["classifier"], "--seq-len", 8, "--version", 1) == 2
     assert "already exists" in capsys.readouterr().err
     assert main("export", "--model", dirs["classifier"], "--seq-len", 8, "--version", 1, "--overwrite") == 0
-    assert os.listdir(tmp_path / "saved_models" / "classifier") == ["1"]
+    assert sorted(os.listdir(tmp_path / "saved_models" / "classifier")) == [
+        "1", "batching_parameters.txt", "models.config"
+    ]
 
 
 def test_export_of_a_missing_model_is_a_user_error(tmp_path, capsys):

@@ -20,6 +20,10 @@ def entries(root):
     return sorted(os.listdir(root))
 
 
+# Written beside the versions by the first successful export.
+DEPLOYMENT_FILES = ["batching_parameters.txt", "models.config"]
+
+
 @pytest.fixture
 def quick_saved_model(monkeypatch):
     """Replaces the SavedModel writing (seconds) by one file: these tests are about folders."""
@@ -47,7 +51,7 @@ def test_versions_increment_and_overwrite_needs_the_flag(model_dir, tmp_path, qu
     export_saved_model(model_dir, root, version=2, overwrite=True, seq_len=8)
     assert not os.path.exists(marker)
     assert os.path.isfile(os.path.join(root, "2", "saved_model.pb"))
-    assert entries(root) == ["1", "2", "7", "not-a-version"]
+    assert entries(root) == ["1", "2", "7", *DEPLOYMENT_FILES, "not-a-version"]
 
 
 @pytest.mark.parametrize("version", [0, -1, "3", True])
@@ -81,7 +85,7 @@ def test_failed_overwrite_keeps_the_old_version(model_dir, tmp_path, monkeypatch
     monkeypatch.setattr(export_lib, "write_warmup_file", fail)
     with pytest.raises(RuntimeError):
         export_saved_model(model_dir, root, version=1, overwrite=True, seq_len=8)
-    assert entries(root) == ["1"]
+    assert entries(root) == ["1", *DEPLOYMENT_FILES]
     assert entries(os.path.join(root, "1")) == before
 
 
@@ -118,4 +122,4 @@ def test_overwrite_failing_at_the_final_rename_restores_the_old_version(
     monkeypatch.undo()
     assert len(calls) == 3  # the third put the old version back
     assert os.path.exists(marker)
-    assert entries(root) == ["1"]
+    assert entries(root) == ["1", *DEPLOYMENT_FILES]

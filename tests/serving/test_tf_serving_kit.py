@@ -1,0 +1,121 @@
+"""What TF Serving itself meets: the TF1 session loader, the batching and model configs, the op list.
+
+TF Serving's C++ `SavedModelBundle` loads the "serve" MetaGraph into a
+session and feeds tensors by name; `tf.compat.v1.saved_model.loader.load`
+takes the same path in Python. Each export is loaded that way in a fresh
+graph, every signature runs by tensor name through `session.run` with the
+requests of the export's own warmup file, and the answers must equal those of
+the TF2 loader.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from keras_bert_impl.serving import export_saved_model
+from keras_bert_impl.serving.deployment import (
+    ALLOWED_BATCH_SIZES,
+    BATCHING_DEFAULTS,
+    write_deployment_files,
+)
+from keras_bert_impl.serving.graph_ops import ops_missing_from_binary, saved_model_ops, tensorflow_text_ops
+from keras_bert_impl.serving.warmup import read_warmup_file
+from tiny_models import make_tiny_model_dir
+
+TOOL = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "export_ops.py")
+TEXT_OPS = ["FastWordpieceTokenizeWithOffsets", "NormalizeUTF8", "TFText>RoundRobinTrim"]
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kit")
+    return {
+        kind: export_saved_model(
+            make_tiny_model_dir(str(root / "models" / kind), kind), str(root / "saved" / kind), seq_len=16
+        )
+        for kind in ("classifier", "pretrainer")
+    }
+
+
+def run_warmup_in_tf1_session(export):
+    """`{signature: {output key: array}}` from the warmup requests, run by tensor name."""
+    results = {}
+    warmup_logs = read_warmup_file(export)  # eagerly, before the TF1 graph
+    with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], export)
+        signatures = meta_graph.signature_def
+        for log in warmup_logs:
+            request = log.predict_log.request
+            signature = signatures[request.model_spec.signature_name]
+            feed = {
+                signature.inputs[name].name: tf.make_ndarray(proto)
+                for name, proto in request.inputs.items()
+            }
+            assert set(request.inputs) == set(signature.inputs)
+            fetches = {key: output.name for key, output in signature.outputs.items()}
+            results[request.model_spec.signature_name] = session.run(fetches, feed)
+    return results, set(signatures) - {"__saved_model_init_op"}
+
+
+@pytest.mark.parametrize("kind", ["classifier", "pretrainer"])
+def test_tf1_session_loader_runs_every_signature_like_tf2(exports, kind):
+    export = exports[kind]
+    tf1_results, signature_names = run_warmup_in_tf1_session(export)
+    assert set(tf1_results) == signature_names  # the warmup file covers every signature
+    loaded = tf.saved_model.load(export)
+    for log in read_warmup_file(export):
+        request = log.predict_log.request
+        inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+        expected = loaded.signatures[request.model_spec.signature_name](**inputs)
+        got = tf1_results[request.model_spec.signature_name]
+        assert set(got) == set(expected)
+        for key, value in expected.items():
+            if value.dtype == tf.string:
+                np.testing.assert_array_equal(got[key], value.numpy())
+            else:
+                np.testing.assert_allclose(got[key], value.numpy(), atol=1e-5)
+
+
+def test_batching_parameters_and_model_config_beside_the_versions(exports):
+    root = os.path.dirname(exports["classifier"])
+    batching = open(os.path.join(root, "batching_parameters.txt")).read()
+    for field, value, _ in BATCHING_DEFAULTS:
+        assert re.search(rf"^{field} {{ value: {value} }}$", batching, re.M), field
+    sizes = [int(s) for s in re.findall(r"^allowed_batch_sizes: (\d+)$", batching, re.M)]
+    assert sizes == list(ALLOWED_BATCH_SIZES) == sorted(sizes)
+    assert sizes[-1] == dict((f, v) for f, v, _ in BATCHING_DEFAULTS)["max_batch_size"]
+    assert "pad_variable_length_inputs: true" in batching
+    config = text_format.Parse(
+        open(os.path.join(root, "models.config")).read(), model_server_config_pb2.ModelServerConfig()
+    )
+    (entry,) = config.model_config_list.config
+    assert (entry.name, entry.base_path, entry.model_platform) == ("classifier", root, "tensorflow")
+    # Later exports keep files the user may have tuned.
+    with open(os.path.join(root, "batching_parameters.txt"), "a") as f:
+        f.write("# tuned\n")
+    assert write_deployment_files(root) == []
+    assert open(os.path.join(root, "batching_parameters.txt")).read().endswith("# tuned\n")
+
+
+def test_the_graph_names_its_tensorflow_text_ops_and_a_binary_is_checked(exports, tmp_path):
+    for export in exports.values():
+        assert tensorflow_text_ops(saved_model_ops(export)) == TEXT_OPS
+    fake_server = tmp_path / "tensorflow_model_server"
+    # A server built with tensorflow-text 2.12: every op registered but the newer trimmer.
+    registered = [op for op in saved_model_ops(exports["classifier"]) if op != "TFText>RoundRobinTrim"]
+    fake_server.write_bytes(b"\x7fELF" + b"".join(op.encode() + b"\0" + b"x" * 64 for op in registered))
+    assert ops_missing_from_binary(TEXT_OPS, fake_server) == ["TFText>RoundRobinTrim"]
+    result = subprocess.run(
+        [sys.executable, TOOL, exports["classifier"], "--server-binary", str(fake_server)],
+        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "  TFText>RoundRobinTrim  (tensorflow-text >= 2.13)" in result.stdout
+    assert result.stdout.strip().endswith("lacks 1 op(s): TFText>RoundRobinTrim")
