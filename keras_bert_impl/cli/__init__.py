@@ -19,6 +19,7 @@ SUBCOMMANDS = (
     "predict",
     "fill_mask",
     "convert",
+    "report",
 )
 
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, ImportError)

@@ -67,7 +67,8 @@ def evaluate(model, data):
 
     Returns:
         A JSON-ready dict: `accuracy`, `loss` (mean cross-entropy), `examples`,
-        `macro_f1` and `per_class` {name: {precision, recall, f1, support}}.
+        `macro_f1`, `per_class` {name: {precision, recall, f1, support}} and
+        `confusion_matrix` (row: true label id, column: predicted label id).
     """
     labels = [np.asarray(batch_labels) for _, batch_labels in data.dataset]
     if not labels:
@@ -92,7 +93,14 @@ def evaluate(model, data):
         "examples": int(len(labels)),
         "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])),
         "per_class": per_class,
+        "confusion_matrix": _confusion_matrix(labels, predictions, logits.shape[-1]).tolist(),
     }
+
+
+def _confusion_matrix(labels, predictions, num_classes):
+    counts = np.zeros((num_classes, num_classes), dtype="int64")
+    np.add.at(counts, (labels, predictions), 1)
+    return counts
 
 
 def _class_scores(predicted, actual):
