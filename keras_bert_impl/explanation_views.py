@@ -16,7 +16,7 @@ pos (logit 2.10, baseline -0.30)
 
 import html
 
-from keras_bert_impl.io_utils import write_text_atomically
+from keras_bert_impl.io_utils import atomic_path, write_text_atomically
 
 # RGB of the strongest attribution toward / away from the label.
 TOWARD = (46, 160, 67)
@@ -129,3 +129,31 @@ def explanation_html(explanations, title="Word attributions"):
 def write_explanation_html(path, explanations, title="Word attributions"):
     """Writes `explanation_html(explanations)` to `path` (atomically)."""
     write_text_atomically(path, explanation_html(explanations, title))
+
+
+def write_explanation_png(path, explanations, words_per_line=12):
+    """Draws `explanations` as shaded words (one block per text) into a PNG; needs matplotlib.
+
+    For documents and slides; the HTML view shows the values on hover.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    lines = []
+    for explanation in explanations:
+        strength = _strength(explanation)
+        words = explanation["words"]
+        lines.append([(_heading(explanation), None)])
+        for start in range(0, len(words), words_per_line):
+            lines.append([(w["word"], _shade(w["attribution"], strength)) for w in words[start : start + words_per_line]])
+    figure = Figure(figsize=(10, 0.42 * len(lines) + 0.3), dpi=100)
+    # Words are laid out left to right, so each one's drawn width is needed.
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    for row, line in enumerate(lines):
+        x, y = 0.01, 1 - (row + 0.8) / len(lines)
+        for word, colour in line:
+            box = None if colour is None else {"facecolor": [c / 255 for c in colour], "edgecolor": "none", "pad": 2}
+            text = figure.text(x, y, word, fontsize=12, color="#555" if colour is None else "black", bbox=box)
+            x += text.get_window_extent(renderer).width / figure.bbox.width + 0.008
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png")

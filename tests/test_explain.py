@@ -16,7 +16,7 @@ import tensorflow as tf
 import keras_bert_impl as kbi
 from keras_bert_impl import explanations as explain_module
 from keras_bert_impl.cli import predict, run_guarded
-from keras_bert_impl.explanation_views import explanation_html, format_explanation
+from keras_bert_impl.explanation_views import explanation_html, format_explanation, write_explanation_png
 from keras_bert_impl.inference import explain
 from keras_bert_impl.model_dir import save_model_dir
 from keras_bert_impl.text import SegmentPacker, Tokenizer
@@ -129,6 +129,18 @@ def test_terminal_and_html_views(trained, tokenizer):
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "t&lt;1&gt;" in page
     assert "&lt;" in page and "<b>" not in page  # the text's markup is escaped, not rendered
     assert len(re.findall(r'<span style="background: rgb\(', page)) == len(result["words"]) + 2
+
+
+def test_png_view_renders(trained, tokenizer, tmp_path):
+    from PIL import Image
+
+    result = explain(trained, tokenizer, "a dog is good .", label_names=LABELS, steps=8)
+    write_explanation_png(tmp_path / "explanation.png", [result, result])
+    with Image.open(tmp_path / "explanation.png") as image:
+        assert image.size == (1000, 198)  # 10 in wide; 0.42 in per line (4 lines) + 0.3 in, at 100 dpi
+        pixels = np.asarray(image.convert("RGB"))
+    assert (pixels[:, :, 1] > pixels[:, :, 0] + 40).any()  # a green (toward the label) word box
+    assert (pixels.min(axis=-1) < 100).mean() > 0.002  # the words themselves
 
 
 def _predict(*argv):
