@@ -3,11 +3,12 @@
 Run by tests/training/test_multi_worker.py with TF_CONFIG set; the test also
 imports `train` to make the single-process reference run.
 
-    TF_CONFIG=... python multi_worker_fit_worker.py OUTPUT_DIR [--no-fixes]
+    TF_CONFIG=... python multi_worker_fit_worker.py OUTPUT_DIR [--prove-fixes]
 
 Writes OUTPUT_DIR/losses_<task>.json (per-step losses), keeps its
 BackupAndRestore files in OUTPUT_DIR/backup/<task>/ and, on the chief only,
-OUTPUT_DIR/model.keras.
+OUTPUT_DIR/model.keras. With --prove-fixes it instead fits on stock Keras,
+then with only the first fix, and prints how each attempt ends.
 """
 
 import json
@@ -89,13 +90,10 @@ def train(strategy, callbacks=()):
     return model, recorder.losses
 
 
-def main(output_dir, apply_fixes):
+def main(output_dir):
     from keras_bert_impl.training import strategy as strategy_lib
 
-    if apply_fixes:
-        strategy = strategy_lib.get_strategy("multi_worker")
-    else:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    strategy = strategy_lib.get_strategy("multi_worker")
     task = json.loads(os.environ["TF_CONFIG"])["task"]
     task = f"{task['type']}_{task['index']}"
     backup = keras.callbacks.BackupAndRestore(
@@ -113,5 +111,30 @@ def main(output_dir, apply_fixes):
         json.dump(losses, f)
 
 
+def prove_fixes():
+    """Fits with no fix, then with only the build fix; prints each outcome.
+
+    Both failures are raised while Keras builds or traces, before any
+    collective runs, so the cluster stays usable for the second attempt.
+    """
+    from keras_bert_impl.training import multi_worker_compat
+
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    trainer = multi_worker_compat.keras_trainer_module().TensorFlowTrainer
+    for attempt in ("stock keras", "build fix only"):
+        try:
+            train(strategy)
+            print(f"{attempt}: fit succeeded", flush=True)
+        except ValueError as error:
+            print(f"{attempt}: ValueError: {error}", flush=True)
+        # The first fix alone, as apply_multi_worker_fixes installs it.
+        trainer._maybe_symbolic_build = multi_worker_compat._build_from_local_values(
+            trainer._maybe_symbolic_build
+        )
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], apply_fixes="--no-fixes" not in sys.argv[2:])
+    if "--prove-fixes" in sys.argv[2:]:
+        prove_fixes()
+    else:
+        main(sys.argv[1])

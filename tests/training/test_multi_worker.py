@@ -89,9 +89,13 @@ def test_two_workers_fit_like_one_process(tmp_path):
 
 
 @pytest.mark.slow
-def test_unpatched_keras_still_fails(tmp_path):
-    """Guards the patch: when Keras fixes keras#20585, this test says so."""
-    results = _run_workers(tmp_path, "--no-fixes")
-    for returncode, output in results:
-        assert returncode != 0
-        assert "tensorflow.python.distribute.values.PerReplica'>) to a Tensor" in output
+def test_each_multi_worker_fix_is_still_needed(tmp_path):
+    """Guards both patches: when Keras fixes keras#20585 or tensorflow#72388,
+    this test says which patch can go."""
+    results = _run_workers(tmp_path, "--prove-fixes")
+    for index, (returncode, output) in enumerate(results):
+        assert returncode == 0, f"worker {index} failed:\n{output[-4000:]}"
+        # keras#20585: the symbolic build reduces the PerReplica batch.
+        assert "stock keras: ValueError: Attempt to convert a value (PerReplica" in output, output[-4000:]
+        # tensorflow#72388: the logs' scalars are reduced along axis 0.
+        assert "build fix only: ValueError: Invalid reduction dimension 0" in output, output[-4000:]

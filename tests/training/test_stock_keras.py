@@ -2,7 +2,7 @@
 
 The package touches private Keras APIs in three places, each guarded:
 `multi_worker_compat` (patched only under MultiWorkerMirroredStrategy; proven
-needed by test_multi_worker.py::test_unpatched_keras_still_fails),
+needed by test_multi_worker.py::test_each_multi_worker_fix_is_still_needed),
 `ClipSummedGradients` (reached only with several replicas; proven needed by
 test_optimization.py::test_keras_own_clipping_still_differs_under_mirrored)
 and `Model._initial_epoch` (resuming only). A one-device run needs none of
