@@ -34,6 +34,10 @@ class BertSelfAttention(keras.layers.Layer):
         x: `[batch, seq, hidden]`.
         padding_mask: `[batch, seq]`, 1 for real tokens, 0 for padding; padded
             keys get no attention.
+        query_positions: optional int `[batch, queries]`: compute the output
+            only at these positions (keys and values still cover every
+            token), `[batch, queries, hidden]`. A last block whose only
+            consumer is the pooled [CLS] output needs no other query.
 
     Example:
 
@@ -80,7 +84,7 @@ class BertSelfAttention(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, x, padding_mask, training=None):
+    def call(self, x, padding_mask, training=None, query_positions=None):
         hidden = self.num_heads * self.head_size
         batch, seq = ops.shape(x)[0], ops.shape(x)[1]
         # Variables are [hidden, 3, heads, head_size] for checkpoint interop;
@@ -91,6 +95,10 @@ class BertSelfAttention(keras.layers.Layer):
         # Unstacking the leading axis copies contiguous blocks, and its
         # gradient is one stack.
         query, key, value = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), 3, axis=0)
+        if query_positions is not None:
+            # Projecting every query and keeping a few keeps the one fused
+            # matmul; the dropped queries cost 2 hidden^2 FLOPs per token.
+            query = take_positions(query, query_positions, axis=2)
         # Scaling the queries is exact for a power-of-two head size and
         # touches seq*head_size instead of seq*seq values.
         query = query * ops.cast(self.head_size**-0.5, query.dtype)
@@ -100,7 +108,7 @@ class BertSelfAttention(keras.layers.Layer):
         probs = ops.softmax(logits + key_bias[:, None, None, :], axis=-1)
         probs = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
         context = ops.transpose(ops.matmul(probs, value), (0, 2, 1, 3))
-        context = ops.reshape(context, (batch, seq, hidden))
+        context = ops.reshape(context, (batch, -1, hidden))
         output_kernel = ops.reshape(self.output_kernel, (hidden, -1))
         return ops.matmul(context, output_kernel) + self.output_bias
 
@@ -116,3 +124,19 @@ class BertSelfAttention(keras.layers.Layer):
             initializer_range=self.initializer_range,
         )
         return config
+
+
+def take_positions(x, positions, axis):
+    """`x`'s entries at `positions` along `axis`, per batch row.
+
+    Args:
+        x: tensor `[batch, ...]` of rank 3 or more.
+        positions: int `[batch, count]`, indices along `axis` (0 < axis < rank - 1).
+        axis: the axis to index.
+
+    Returns:
+        `x` with `axis` of size `count`.
+    """
+    shape = [1] * len(x.shape)
+    shape[0], shape[axis] = -1, ops.shape(positions)[1]
+    return ops.take_along_axis(x, ops.reshape(positions, shape), axis=axis)

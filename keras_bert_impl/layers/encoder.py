@@ -3,12 +3,15 @@
 import keras
 
 from keras_bert_impl.layers.activations import get_activation
-from keras_bert_impl.layers.attention import BertSelfAttention
+from keras_bert_impl.layers.attention import BertSelfAttention, take_positions
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")
 class BertEncoderBlock(keras.layers.Layer):
     """Self-attention and feed-forward sublayers, each `LayerNorm(x + f(x))`.
+
+    Call args are those of `BertSelfAttention`; with `query_positions` the
+    block computes its output at those positions only.
 
     Args:
         num_heads: attention heads.
@@ -86,8 +89,12 @@ class BertEncoderBlock(keras.layers.Layer):
         self.output_layer_norm.build(x_shape)
         self.built = True
 
-    def call(self, x, padding_mask, training=None):
-        attended = self.attention(x, padding_mask, training=training)
+    def call(self, x, padding_mask, training=None, query_positions=None):
+        attended = self.attention(
+            x, padding_mask, training=training, query_positions=query_positions
+        )
+        if query_positions is not None:
+            x = take_positions(x, query_positions, axis=1)
         x = self.attention_layer_norm(
             x + self.dropout_layer(attended, training=training)
         )

@@ -75,6 +75,32 @@ class BertBackbone(keras.Model):
         self.config = config
         self.embeddings = embeddings
 
+    def pooled_output(self, inputs, training=False):
+        """`self(inputs)["pooled_output"]`, with the last block run at [CLS] only.
+
+        The pooled output reads nothing of the last block but its [CLS]
+        vector, so that block's attention outputs and feed-forward for every
+        other token are wasted work: about 19% of bert_small's FLOPs at 128
+        tokens (1/num_layers of a block's cost, less the keys and values the
+        [CLS] query still needs). Serving signatures whose outputs come from
+        the pooled output alone call this.
+
+        Args:
+            inputs: dict of int32 `token_ids`, `segment_ids`, `padding_mask`.
+            training: dropout on or off.
+
+        Returns:
+            `[batch, hidden]`.
+        """
+        padding_mask = inputs["padding_mask"]
+        x = self.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+        *blocks, last = self.encoder_layers
+        for block in blocks:
+            x = block(x, padding_mask, training=training)
+        cls_position = keras.ops.zeros_like(padding_mask[:, :1])
+        x = last(x, padding_mask, training=training, query_positions=cls_position)
+        return self.get_layer("pooler")(x)
+
     @property
     def token_embedding(self):
         """The token `Embedding` layer, shared with the masked-LM head."""

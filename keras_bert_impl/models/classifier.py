@@ -59,5 +59,11 @@ class BertClassifier(BertTask):
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    def logits(self, inputs):
+        """Inference logits, equal to `self(inputs, training=False)`, from
+        `BertBackbone.pooled_output` (the last block at [CLS] only)."""
+        pooled = self.backbone.pooled_output(inputs)
+        return self.get_layer("classification_head")(pooled, training=False)
+
     def task_config(self):
         return {"num_classes": self.num_classes, "dropout": self.dropout}

@@ -208,7 +208,8 @@ class ServingFunctions:
     # Classifier.
 
     def _logits(self, inputs):
-        return tf.cast(self.model(inputs, training=False), tf.float32)
+        # Classifier outputs come from the pooled [CLS] vector alone.
+        return tf.cast(self.model.logits(inputs), tf.float32)
 
     def _classifier_outputs(self, logits):
         label_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
