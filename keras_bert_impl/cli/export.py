@@ -14,8 +14,9 @@ def register(subparsers):
             "Writes OUTPUT/<version>/ (the layout TF Serving watches): a SavedModel whose "
             "signatures take raw text and tokenize it in-graph, plus warmup requests. "
             "Classifiers get serving_default (text), serving_pair (text, text_b), "
-            "predict_ids and embed; pretrained models get fill_mask (also serving_default) "
-            "and embed. See docs/SERVING.md."
+            "predict_ids and embed; token classifiers get serving_default (entities with "
+            "byte offsets), tag_words, predict_ids and embed; pretrained models get "
+            "fill_mask (also serving_default) and embed. See docs/SERVING.md."
         ),
     )
     parser.add_argument("--model", required=True, help="model directory (from pretrain or finetune)")
