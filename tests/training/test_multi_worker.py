@@ -77,6 +77,7 @@ def test_two_workers_fit_like_one_process(tmp_path):
     # temporary directory and removed it.
     assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["model.keras"]
     trained = keras.saving.load_model(tmp_path / "model.keras")
+    assert len(trained.weights) == len(reference_model.weights)
     for weight, expected in zip(trained.get_weights(), reference_model.get_weights()):
         np.testing.assert_allclose(weight, expected, rtol=0, atol=1e-5)
     for index in range(NUM_WORKERS):

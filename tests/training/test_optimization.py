@@ -95,6 +95,7 @@ def test_mirrored_run_clips_like_one_device(name):
     mirrored, mirrored_model = _losses(get_strategy("mirrored"), name)
     assert get_strategy("mirrored").num_replicas_in_sync == 2
     np.testing.assert_allclose(mirrored, single, atol=1e-6)
+    assert len(single_model.weights) == len(mirrored_model.weights)
     for a, b in zip(single_model.weights, mirrored_model.weights):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, err_msg=a.path)
 
