@@ -40,10 +40,19 @@ COMPLETENESS_TOLERANCE = 0.05
 
 
 def _heading(explanation):
+    entity = f" {explanation['entity']!r}" if "entity" in explanation else ""
     return (
-        f"{explanation['label']} (logit {explanation['logit']:.2f}, "
+        f"{explanation['label']}{entity} (logit {explanation['logit']:.2f}, "
         f"baseline {explanation['baseline_logit']:.2f})"
     )
+
+
+def flat_explanations(results):
+    """One explanation per label or entity, from `explain` results of either model kind."""
+    flat = []
+    for result in results:
+        flat.extend(result.get("entities", [result]))
+    return flat
 
 
 def completeness_warning(explanation):

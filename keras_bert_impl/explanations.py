@@ -1,5 +1,10 @@
 """Integrated gradients: how much each word of a text moved a classifier's answer.
 
+For a `BertClassifier` the explained score is the logit of one label; for a
+`BertTokenClassifier` it is, per predicted entity, the sum of the logits of
+the entity's tags at its words' first pieces (the logits the tagger decodes),
+so the words around an entity get their share too.
+
 The attribution of a word piece is its share of the change in the target
 logit between a baseline input and the real one, integrated along the
 straight line between their token embeddings (Sundararajan et al., 2017,
@@ -32,7 +37,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl import inference
-from keras_bert_impl.models import BertClassifier
+from keras_bert_impl.models import BertClassifier, BertTokenClassifier
+from keras_bert_impl.tasks.entities import TagSet, decode_entities
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.tokenizer import split_words
 
@@ -41,7 +47,16 @@ DEFAULT_STEPS = 50
 # Interpolation points per model call: bounds memory at bert_base sizes.
 POINTS_PER_CALL = 16
 
-_Integral = collections.namedtuple("_Integral", "token_attribution target_id logit baseline_logit")
+# Per model class: the head layer and the backbone output it reads.
+_HEADS = {
+    BertClassifier: ("classification_head", "pooled_output"),
+    BertTokenClassifier: ("token_classification_head", "sequence_output"),
+}
+
+_Integral = collections.namedtuple("_Integral", "token_attribution value baseline_value")
+# One text on its way through the model: its words, the word of each token
+# (-1 for [CLS]/[SEP]), token vectors -> logits, and the two path ends.
+_TextPath = collections.namedtuple("_TextPath", "text words word_of_token logits_of vectors baseline_vectors")
 
 
 def explain(
@@ -54,32 +69,39 @@ def explain(
     steps=DEFAULT_STEPS,
     seq_len=None,
 ):
-    """Integrated-gradients attribution of each word to a classifier's label.
+    """Integrated-gradients attribution of each word to a label or to each entity.
 
     Args:
-        model: a `BertClassifier`.
+        model: a `BertClassifier` or a `BertTokenClassifier`.
         tokenizer: the model's `Tokenizer`.
         text_or_texts: one text or a list of texts (str or UTF-8 bytes).
-        target: the label to explain: an id, a name from `label_names`, or
-            None for each text's predicted label.
-        label_names: names of the label ids; default "0", "1", ...
+        target: classifier: the label to explain, an id or a name from
+            `label_names`, or None for each text's predicted label. Token
+            classifier: an entity type to explain only those entities, or
+            None for all.
+        label_names: names of the label ids (a token classifier's tags, e.g.
+            "O", "B-PER"); default "0", "1", ... (a token classifier needs
+            its tags).
         baseline: "pad" ([CLS] [PAD] ... [PAD] [SEP]) or "zero" (zero token
             embeddings for the word pieces).
         steps: integration points; more is slower and more exact.
         seq_len: most tokens per text, [CLS] and [SEP] included; default the
             training length (`tokenizer.model_max_length`), as `classify`.
-            Words cut off are not listed.
+            Words cut off are not listed (and not tagged).
 
     Returns:
-        For each text, a dict: "text", "label", "label_id", "logit" (the
-        target logit), "baseline_logit", "words" (a list of `{"word",
-        "attribution"}` in text order; words are normalised as the
+        For each text, a dict. Classifier: "text", "label", "label_id",
+        "logit" (the target logit), "baseline_logit", "words" (a list of
+        `{"word", "attribution"}` in text order; words are normalised as the
         tokenizer sees them, e.g. lower-cased) and "delta" (sum of the
-        attributions minus `logit - baseline_logit`). For a single text,
-        just its dict.
+        attributions minus `logit - baseline_logit`). Token classifier:
+        "text" and "entities", a list of the same dicts with "label" the
+        entity type, "entity" its words, "first_word" and "last_word", and
+        "logit" the entity's summed tag logits. For a single text, just its
+        dict.
 
     Raises:
-        ValueError: not a classifier, an unknown target or baseline, or
+        ValueError: another model, an unknown target or baseline, or
             `steps` < 1.
 
     Example:
@@ -87,33 +109,34 @@ def explain(
     >>> explain(model, tokenizer, "a great film", steps=20)["words"][1]  # doctest: +SKIP
     {'word': 'great', 'attribution': 1.73}
     """
-    if not isinstance(model, BertClassifier):
-        raise ValueError(f"explain needs a BertClassifier, got {type(model).__name__}.")
+    if type(model) not in _HEADS:
+        raise ValueError(
+            f"explain needs a BertClassifier or BertTokenClassifier, got {type(model).__name__}."
+        )
     if baseline not in BASELINES:
         raise ValueError(f"baseline={baseline!r}; expected one of {BASELINES}.")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps={steps!r}: expected a positive integer.")
     label_names = _label_names(model, label_names)
-    target_id = None if target is None else _target_id(target, label_names)
+    if isinstance(model, BertTokenClassifier):
+        explain_text = _entity_explainer(label_names, target, steps)
+    else:
+        explain_text = _label_explainer(label_names, target, steps)
     single = isinstance(text_or_texts, (str, bytes))
     texts = [text_or_texts] if single else list(text_or_texts)
     seq_len = inference._seq_len(model, tokenizer, seq_len)
-    results = []
-    for text in texts:
-        words, inputs, word_of_token = _pack_words(tokenizer, text, seq_len)
-        logits_of = _logits_from_token_vectors(model, inputs["segment_ids"], inputs["padding_mask"])
-        vectors, baseline_vectors = _token_vectors(model, tokenizer, inputs, baseline)
-        integral = _integrated_gradients(logits_of, vectors, baseline_vectors, target_id, steps)
-        results.append(_result(text, words, word_of_token, integral, label_names))
+    results = [explain_text(_text_path(model, tokenizer, text, seq_len, baseline)) for text in texts]
     return results[0] if single else results
 
 
 def _label_names(model, label_names):
     if label_names is None:
+        if isinstance(model, BertTokenClassifier):
+            raise ValueError("explaining a token classifier needs its tags (label_names).")
         return [str(i) for i in range(model.num_classes)]
     if len(label_names) != model.num_classes:
         raise ValueError(
-            f"{len(label_names)} label names {list(label_names)} for a classifier with "
+            f"{len(label_names)} label names {list(label_names)} for a model with "
             f"{model.num_classes} classes."
         )
     return list(label_names)
@@ -129,6 +152,61 @@ def _target_id(target, label_names):
     ):
         raise ValueError(f"target={target!r}: expected a label name or an id 0 to {len(label_names) - 1}.")
     return int(target)
+
+
+def _text_path(model, tokenizer, text, seq_len, baseline):
+    words, inputs, word_of_token = _pack_words(tokenizer, text, seq_len)
+    logits_of = _logits_from_token_vectors(model, inputs["segment_ids"], inputs["padding_mask"])
+    vectors, baseline_vectors = _token_vectors(model, tokenizer, inputs, baseline)
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return _TextPath(text, words, word_of_token, logits_of, vectors, baseline_vectors)
+
+
+def _label_explainer(label_names, target, steps):
+    """A function _TextPath -> the classifier's explanation of one text."""
+    target_id = None if target is None else _target_id(target, label_names)
+
+    def explain_text(path):
+        logits = path.logits_of(path.vectors)[0]
+        label_id = int(tf.argmax(logits)) if target_id is None else target_id
+        selection = tf.one_hot(label_id, len(label_names))
+        return {
+            "text": path.text,
+            "label": label_names[label_id],
+            "label_id": label_id,
+            **_attributions(path, _integrated_gradients(path, selection, steps)),
+        }
+
+    return explain_text
+
+
+def _entity_explainer(tag_names, target, steps):
+    """A function _TextPath -> the token classifier's explanation of each entity of one text."""
+    tag_set = TagSet(tag_names)
+    if target is not None and target not in tag_set.types:
+        raise ValueError(f"target={target!r} is not one of the entity types {tag_set.types}.")
+
+    def explain_text(path):
+        # Each word is tagged at its first piece, as the tagger decodes.
+        first_piece = np.array([np.flatnonzero(path.word_of_token == w)[0] for w in range(len(path.words))])
+        tag_ids = tf.argmax(path.logits_of(path.vectors)[0], axis=-1).numpy()[first_piece]
+        entities = decode_entities(tag_set, tf.ragged.constant([tag_ids.tolist()], dtype=tf.int32))
+        explanations = []
+        for entity_type, first, last in zip(*(entities[k][0].numpy() for k in ("type", "first", "last"))):
+            if target is not None and tag_set.types[entity_type] != target:
+                continue
+            selection = np.zeros(path.vectors.shape[1:2] + (len(tag_names),), "float32")
+            selection[first_piece[first : last + 1], tag_ids[first : last + 1]] = 1.0
+            explanations.append({
+                "entity": " ".join(path.words[first : last + 1]),
+                "label": tag_set.types[entity_type],
+                "first_word": int(first),
+                "last_word": int(last),
+                **_attributions(path, _integrated_gradients(path, tf.constant(selection), steps)),
+            })
+        return {"text": path.text, "entities": explanations}
+
+    return explain_text
 
 
 def _pack_words(tokenizer, text, seq_len):
@@ -164,7 +242,7 @@ def _token_vectors(model, tokenizer, inputs, baseline):
 
 
 def _logits_from_token_vectors(model, segment_ids, padding_mask):
-    """A function token vectors [n, tokens, hidden] -> logits [n, classes] for one text.
+    """A function token vectors [n, tokens, hidden] -> the head's logits, for one text.
 
     What the embedding layer does after its token lookup (add position and
     segment embeddings, normalise; dropout is off at inference) is repeated
@@ -174,10 +252,9 @@ def _logits_from_token_vectors(model, segment_ids, padding_mask):
     """
     backbone = model.backbone
     embed = backbone.embeddings
-    encoder = keras.Model(
-        [embed.output, backbone.input["padding_mask"]], backbone.output
-    )
-    head = model.get_layer("classification_head")
+    encoder = keras.Model([embed.output, backbone.input["padding_mask"]], backbone.output)
+    head_name, head_input = _HEADS[type(model)]
+    head = model.get_layer(head_name)
     seq_len = segment_ids.shape[1]
     position_and_segment = tf.cast(
         embed.position_embeddings[None, :seq_len] + embed.segment_embedding(segment_ids), tf.float32
@@ -187,48 +264,48 @@ def _logits_from_token_vectors(model, segment_ids, padding_mask):
         count = tf.shape(token_vectors)[0]
         embeddings = embed.layer_norm(token_vectors + position_and_segment)
         outputs = encoder([embeddings, tf.repeat(padding_mask, count, axis=0)], training=False)
-        return tf.cast(head(outputs["pooled_output"], training=False), tf.float32)
+        return tf.cast(head(outputs[head_input], training=False), tf.float32)
 
     return logits_of
 
 
-def _integrated_gradients(logits_of, vectors, baseline_vectors, target_id, steps):
-    """The `_Integral` of the target logit from the baseline to the input."""
-    logits = logits_of(vectors)[0]
-    if target_id is None:
-        target_id = int(tf.argmax(logits))
-    baseline_logit = float(logits_of(baseline_vectors)[0, target_id])
+def _integrated_gradients(path, selection, steps):
+    """The `_Integral` of the score `sum(logits * selection)` from the baseline to the input."""
+
+    def score_of(vectors):
+        logits = path.logits_of(vectors)
+        return tf.reduce_sum(logits * selection, axis=tf.range(1, tf.rank(logits)))
+
     nodes, weights = np.polynomial.legendre.leggauss(steps)
     # Gauss-Legendre on [-1, 1] moved to [0, 1].
     alphas, weights = (nodes + 1) / 2, weights / 2
-    difference = vectors - baseline_vectors
-    average_gradient = tf.zeros_like(vectors[0])
+    difference = path.vectors - path.baseline_vectors
+    average_gradient = tf.zeros_like(path.vectors[0])
     for start in range(0, steps, POINTS_PER_CALL):
         alpha = tf.constant(alphas[start : start + POINTS_PER_CALL], tf.float32)[:, None, None]
-        points = baseline_vectors + alpha * difference
+        points = path.baseline_vectors + alpha * difference
         with tf.GradientTape() as tape:
             tape.watch(points)
-            target_logits = logits_of(points)[:, target_id]
-        gradients = tape.gradient(target_logits, points)
+            scores = score_of(points)
+        gradients = tape.gradient(scores, points)
         step_weights = tf.constant(weights[start : start + POINTS_PER_CALL], tf.float32)
         average_gradient += tf.einsum("s,sth->th", step_weights, gradients)
     attribution = tf.reduce_sum(difference[0] * average_gradient, axis=-1)
-    return _Integral(attribution.numpy(), target_id, float(logits[target_id]), baseline_logit)
+    return _Integral(
+        attribution.numpy(), float(score_of(path.vectors)[0]), float(score_of(path.baseline_vectors)[0])
+    )
 
 
-def _result(text, words, word_of_token, integral, label_names):
-    token_attribution = integral.token_attribution
-    word_attribution = np.zeros(len(words))
-    is_word = word_of_token >= 0
-    np.add.at(word_attribution, word_of_token[is_word], token_attribution[is_word])
+def _attributions(path, integral):
+    """The score at both ends, each word's attribution and the completeness error."""
+    word_attribution = np.zeros(len(path.words))
+    is_word = path.word_of_token >= 0
+    np.add.at(word_attribution, path.word_of_token[is_word], integral.token_attribution[is_word])
     return {
-        "text": text.decode("utf-8", "replace") if isinstance(text, bytes) else text,
-        "label": label_names[integral.target_id],
-        "label_id": integral.target_id,
-        "logit": integral.logit,
-        "baseline_logit": integral.baseline_logit,
+        "logit": integral.value,
+        "baseline_logit": integral.baseline_value,
         "words": [
-            {"word": word, "attribution": float(value)} for word, value in zip(words, word_attribution)
+            {"word": word, "attribution": float(value)} for word, value in zip(path.words, word_attribution)
         ],
-        "delta": float(token_attribution.sum() - (integral.logit - integral.baseline_logit)),
+        "delta": float(integral.token_attribution.sum() - (integral.value - integral.baseline_value)),
     }

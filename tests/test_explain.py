@@ -164,3 +164,37 @@ def test_predict_explain_prints_ranks_and_writes_html(trained, tokenizer, tmp_pa
     assert "--explain needs --model" in capsys.readouterr().err
     assert _predict("good", "--model", model_dir, "--explain-label", "neutral") == 2
     assert "not one of the labels" in capsys.readouterr().err
+
+
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+@pytest.fixture(scope="module")
+def rough_tagger():
+    keras.utils.set_random_seed(1)
+    config = kbi.BertConfig.preset(
+        "bert_tiny", vocab_size=len(VOCAB), hidden_size=32, num_heads=2, intermediate_size=64,
+        max_position_embeddings=16, initializer_range=0.3,
+    )
+    tagger = kbi.BertTokenClassifier(kbi.bert_backbone(config), num_classes=len(TAGS))
+    # Random weights tag everything "O"; a lower "O" bias makes them find entities.
+    (bias,) = [w for w in tagger.get_layer("token_classification_head").weights if "bias" in w.path]
+    bias.assign([-3.0, 0.0, 0.0, 0.0, 0.0])
+    return tagger
+
+
+def test_token_classifier_entities_are_the_taggers_and_complete(rough_tagger, tokenizer):
+    text = "the cat was very good and the dogs is a bad film"
+    result = explain(rough_tagger, tokenizer, text, label_names=TAGS)
+    tagged = kbi.inference.tag(rough_tagger, tokenizer, text, TAGS)
+    assert [(e["label"], e["entity"]) for e in result["entities"]] == [(e["type"], e["text"]) for e in tagged]
+    assert result["entities"], "the random tagger should find at least one entity"
+    for entity in result["entities"]:
+        change = entity["logit"] - entity["baseline_logit"]
+        assert abs(entity["delta"]) <= 0.05 * abs(change)
+        assert entity["entity"] == " ".join(w["word"] for w in entity["words"][entity["first_word"] : entity["last_word"] + 1])
+        assert format_explanation(entity).startswith(f"{entity['label']} {entity['entity']!r} (logit ")
+    only = explain(rough_tagger, tokenizer, text, target="LOC", label_names=TAGS)["entities"]
+    assert [e["entity"] for e in only] == [e["entity"] for e in result["entities"] if e["label"] == "LOC"]
+    with pytest.raises(ValueError, match="needs its tags"):
+        explain(rough_tagger, tokenizer, text)

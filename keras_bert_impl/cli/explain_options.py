@@ -4,7 +4,11 @@ import json
 import sys
 
 from keras_bert_impl.explanations import DEFAULT_STEPS, explain
-from keras_bert_impl.explanation_views import format_explanation, write_explanation_html
+from keras_bert_impl.explanation_views import (
+    flat_explanations,
+    format_explanation,
+    write_explanation_html,
+)
 from keras_bert_impl.model_dir import load_model_dir
 
 
@@ -12,8 +16,8 @@ def add_explain_arguments(parser):
     """Adds --explain, --explain-html, --explain-label and --explain-steps to `predict`."""
     parser.add_argument(
         "--explain", action="store_true",
-        help="with --model: show how much each word moved the predicted label "
-        "(integrated gradients), shaded on a terminal and ranked",
+        help="with --model: show how much each word moved the predicted label, or each "
+        "entity of a token classifier (integrated gradients), shaded on a terminal and ranked",
     )
     parser.add_argument(
         "--explain-html", metavar="FILE",
@@ -21,7 +25,8 @@ def add_explain_arguments(parser):
     )
     parser.add_argument(
         "--explain-label", metavar="LABEL",
-        help="explain this label instead of the predicted one",
+        help="explain this label instead of the predicted one (token classifier: only "
+        "entities of this type)",
     )
     parser.add_argument(
         "--explain-steps", type=int, default=DEFAULT_STEPS,
@@ -53,12 +58,12 @@ def run_explain(args, texts):
         seq_len=args.seq_len,
     )
     if args.explain_html:
-        write_explanation_html(args.explain_html, explanations)
+        write_explanation_html(args.explain_html, flat_explanations(explanations))
     if args.json:
         print(json.dumps(explanations, ensure_ascii=False, indent=2))
     else:
         color = sys.stdout.isatty()
-        print("\n".join(format_explanation(e, color=color) for e in explanations))
+        print("\n".join(format_explanation(e, color=color) for e in flat_explanations(explanations)))
         if args.explain_html:
             print(f"wrote {args.explain_html}")
     return 0
