@@ -21,11 +21,14 @@ evaluate(model, data)      -> JSON-ready metrics dict of a TaskData
 print_metrics(metrics)     the human summary after finetune / evaluate
 ```
 
-Serving: `serving.signatures.ServingFunctions` asks `for_model(model)` and
-takes `serving_signatures(serving)` -> {name: (function, input signature)}
-from modules that define it (the classifier's and pretrainer's signatures
-predate the task modules and still live in `serving/signatures.py`), and
-`predict` calls `print_predictions(texts, outputs, as_json)`.
+Serving, for a task whose SavedModel takes raw text: the module defines
+`serving_signatures(serving)` -> {name: (function, input signature)} (see
+`tagging.py`) and `print_predictions(texts, outputs, as_json)`; then three
+lines wire it in: a kind in `serving/signatures.py` (`TOKEN_CLASSIFIER` ->
+`tagging.serving_signatures`, plus the shared `embed`), the signature name
+that identifies its export in `serving/local.py`, and the kind's branch in
+`cli/predict.py`. The classifier's and pretrainer's signatures predate the
+task modules and still live in `serving/signatures.py`.
 
 To add a task, write its module and add one line to `_MODULES`.
 

@@ -202,6 +202,8 @@ def load_data(args, tokenizer, source, label_names, split, training):
 
     Evaluation data labels first pieces only, so each word is scored once.
     """
+    if args.stride is not None and args.stride < 1:
+        raise ValueError(f"--stride must be positive, got {args.stride}.")
     data = tagged_sentences(
         source, tag_names=label_names, split=split,
         tokens_column=args.tokens_column, tags_column=args.tags_column,
