@@ -62,6 +62,7 @@ from keras_bert_impl.choices import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
 from keras_bert_impl.models import BertClassifier, BertPretrainer, BertTokenClassifier
 from keras_bert_impl.tasks import tagging
 from keras_bert_impl.text import SegmentPacker
+from keras_bert_impl.text.packing import trim_padding
 from keras_bert_impl.text.vocab import MASK_TOKEN
 
 CLASSIFIER = "classifier"
@@ -182,11 +183,7 @@ class ServingFunctions:
         return self._pack(*segments)
 
     def _pack(self, *segments):
-        packed = self._packer(*segments)
-        # Every packed text has [CLS] and [SEP]; the floor of 2 also keeps an
-        # empty batch (whose max is the int32 minimum) a valid slice.
-        longest = tf.maximum(tf.reduce_max(tf.reduce_sum(packed["padding_mask"], axis=1)), 2)
-        return {name: value[:, :longest] for name, value in packed.items()}
+        return trim_padding(self._packer(*segments))
 
     def _tokenize_with_masks(self, text):
         # The tokenizer splits "[MASK]" into "[", "mask", "]" as original BERT

@@ -33,6 +33,7 @@ from keras_bert_impl.models import BertTokenClassifier
 from keras_bert_impl.tasks import TaskData
 from keras_bert_impl.tasks.entities import TagSet, decode_entities, entity_metrics
 from keras_bert_impl.text import SegmentPacker
+from keras_bert_impl.text.packing import trim_padding
 from keras_bert_impl.text.windows import make_windows
 
 NAME = "token_classification"
@@ -321,7 +322,7 @@ class Tagger:
     def _tagged_words(self, text):
         pieces = self.tokenizer.tokenize_with_offsets(text)
         windows, inputs = window_inputs(self.tokenizer, pieces["token_ids"], self.seq_len, self.stride)
-        logits = word_logits(self._logits(inputs), windows, pieces["word_ids"])
+        logits = word_logits(self._logits(trim_padding(inputs)), windows, pieces["word_ids"])
         probabilities = tf.nn.softmax(logits.flat_values)
         first = first_pieces(pieces["word_ids"])
         last = tf.concat([first[:, 1:], tf.ones_like(first[:, :1])], axis=1)

@@ -107,3 +107,18 @@ class SegmentPacker(keras.layers.Layer):
             }
         )
         return config
+
+
+def trim_padding(packed):
+    """Packed inputs cut to the batch's longest real sequence (serving's short requests).
+
+    Args:
+        packed: dict of [batch, seq_len] tensors with "padding_mask".
+
+    Returns:
+        the same dict, each tensor [batch, longest].
+    """
+    # Every packed text has [CLS] and [SEP]; the floor of 2 also keeps an
+    # empty batch (whose max is the int32 minimum) a valid slice.
+    longest = tf.maximum(tf.reduce_max(tf.reduce_sum(packed["padding_mask"], axis=1)), 2)
+    return {name: value[:, :longest] for name, value in packed.items()}
