@@ -111,7 +111,7 @@ def input_check(args, preset):
     real = pretraining_dataset(
         pretraining_documents("embedded"), tokenizer, seq_len=args.seq_len,
         batch_size=args.batch_size, max_predictions=common.MAX_PREDICTIONS, seed=0,
-        repeat=True,
+        epochs=None,
     )
     # Fill the pipeline's cache (tokenized segments) once, as after the first epoch.
     start = time.perf_counter()

@@ -5,6 +5,7 @@ import os
 import sys
 
 import keras
+import tensorflow as tf
 
 from keras_bert_impl.io_utils import write_text_atomically
 from keras_bert_impl.model_dir import save_model_dir
@@ -62,6 +63,12 @@ def add_run_arguments(parser, seq_len=128, batch_size=32):
         "CPU, and not supported under MirroredStrategy)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--deterministic", action="store_true",
+        help="use only deterministic kernels (tf.config.experimental.enable_op_determinism), "
+        "so a rerun with the same seed repeats every loss bit for bit on GPU/TPU too; "
+        "CPU runs repeat without it (see docs/STRATEGIES.md for the cost)",
+    )
 
 
 def run_training(train, args):
@@ -95,6 +102,8 @@ def set_up_run(args):
     """Seeds, sets the precision and returns `(strategy, per_replica_batch)`."""
     check_positive(args, "seq_len", "batch_size")
     keras.utils.set_random_seed(args.seed)
+    if getattr(args, "deterministic", False):
+        tf.config.experimental.enable_op_determinism()
     set_precision(args.precision)
     strategy = get_strategy(args.strategy)
     check_global_batch_size(args.batch_size, strategy)
@@ -137,13 +146,18 @@ def output_dir_for(args):
     return path
 
 
+def backup_dir_for(output_dir, strategy):
+    """Where this worker keeps the resumable state of a run writing `output_dir`."""
+    return per_worker_dir(os.path.join(output_dir, "backup"), strategy)
+
+
 def fit_resumably(model, data, args, strategy, output_dir, **fit_args):
     """`model.fit` with the run's callbacks: backups, TensorBoard, NaN and signal stops.
 
     Returns:
         `(history, backup_dir)`; pass both to `save_run` once training ends.
     """
-    backup_dir = per_worker_dir(os.path.join(output_dir, "backup"), strategy)
+    backup_dir = backup_dir_for(output_dir, strategy)
     with StopRequest() as stop:
         history = model.fit(
             data,

@@ -1,10 +1,21 @@
 """tf.data pipelines that turn text into BERT batches.
 
-`pretraining_dataset` follows BERT's create_pretraining_data: documents are
-tokenized once, cut into segments of consecutive sentences (and A/B pairs for
-next-sentence prediction), cached, then shuffled, packed and masked on every
-pass, so each epoch sees new masks (dynamic masking, as RoBERTa) while a seed
-still makes the whole stream reproducible.
+Pretraining runs in named stages, each a function a reader (or another
+pipeline step) can take on its own:
+
+1. `pretraining_examples`: documents -> unmasked examples (segment A, segment
+   B, next-sentence label), following BERT's create_pretraining_data. Prepared
+   TFRecord shards (`data/shards.py`) hold the same examples.
+2. `shuffle_pass`: pass p over the examples, shuffled by (seed, p).
+3. `pack_pretraining_examples`: [CLS] A [SEP] (B [SEP]) rows of `seq_len`,
+   then batched within the pass (`masked_pretraining_batches.one_pass` is
+   where a step between packing and batching goes).
+4. `mask_pretraining_batches`: dynamic masks drawn from (seed, batch number).
+
+Every random choice is a stateless function of the seed and the position in
+the stream, so the stream does not depend on how many times or by how many
+workers the dataset is opened, and a resumed run that skips the batches it
+already trained on sees exactly what the uninterrupted run saw.
 
 `classification_dataset` tokenizes and packs labelled single texts or pairs.
 
@@ -44,7 +55,8 @@ def pretraining_dataset(
     whole_word_masking=False,
     seed=None,
     shuffle=True,
-    repeat=False,
+    epochs=1,
+    start_batch=0,
     short_seq_prob=0.1,
     shuffle_buffer=10_000,
     drop_remainder=True,
@@ -62,15 +74,18 @@ def pretraining_dataset(
             document); otherwise each example is one segment of consecutive
             sentences.
         whole_word_masking: mask all pieces of a word together.
-        seed: makes segments, shuffling and masks reproducible; None draws
+        seed: makes segments, shuffles and masks reproducible; None draws
             fresh randomness.
-        shuffle: shuffle examples (each epoch anew).
-        repeat: repeat forever (for `steps_per_epoch` training).
+        shuffle: shuffle examples (each pass anew).
+        epochs: passes over the corpus, each with its own shuffle and masks;
+            None repeats forever (for `steps_per_epoch` training).
+        start_batch: batches of the stream to skip, e.g. those a resumed run
+            already trained on; they are not masked.
         short_seq_prob: chance that a document uses a shorter random target
             length, as BERT does so that fine-tuning on short inputs works.
         shuffle_buffer: shuffle buffer size, in examples.
-        drop_remainder: drop the last short batch (static batch dimension,
-            needed on TPU).
+        drop_remainder: drop the last short batch of each pass (static batch
+            dimension, needed on TPU).
 
     Returns:
         `tf.data.Dataset` of (x, y, sample_weight): x = {"token_ids",
@@ -78,76 +93,173 @@ def pretraining_dataset(
         mask_ids} (+ "nsp": int32 label, 0 = IsNext, 1 = NotNext),
         sample_weight = {"mlm": mask_weights} (+ "nsp": ones).
     """
-    if seq_len < 3 + int(nsp):
-        raise ValueError(f"seq_len={seq_len} is too short for [CLS] A [SEP]{' B [SEP]' if nsp else ''}")
+    check_pretraining_seq_len(seq_len, nsp)
+    seeds = PretrainingSeeds(seed)
+    examples = pretraining_examples(
+        documents, tokenizer, seq_len=seq_len, nsp=nsp, short_seq_prob=short_seq_prob,
+        seed=seeds.segments,
+    ).cache()
+    return masked_pretraining_batches(
+        examples, tokenizer, seq_len=seq_len, batch_size=batch_size,
+        max_predictions=max_predictions, nsp=nsp, whole_word_masking=whole_word_masking,
+        seeds=seeds, shuffle=shuffle, epochs=epochs, start_batch=start_batch,
+        shuffle_buffer=shuffle_buffer, drop_remainder=drop_remainder,
+    )
+
+
+def masked_pretraining_batches(
+    examples,
+    tokenizer,
+    *,
+    seq_len,
+    batch_size,
+    max_predictions,
+    nsp,
+    seeds,
+    whole_word_masking=False,
+    shuffle=True,
+    epochs=1,
+    start_batch=0,
+    shuffle_buffer=10_000,
+    drop_remainder=True,
+):
+    """Stages 2-4 of `pretraining_dataset`, from unmasked examples.
+
+    Args:
+        examples: `tf.data.Dataset` of `pretraining_examples` elements (from
+            documents or read from prepared shards). Iterated once per pass:
+            cache it when making it is costly.
+        seeds: `PretrainingSeeds`.
+        Others: as `pretraining_dataset`.
+    """
     packer = SegmentPacker.from_tokenizer(tokenizer, seq_len)
     masker = MlmMasker.from_tokenizer(
         tokenizer, max_predictions=max_predictions, whole_word=whole_word_masking
     )
-    max_num_tokens = seq_len - 3 if nsp else seq_len - 2
-    base_seed = np.random.SeedSequence(seed).generate_state(1)[0]
 
-    # Each document's sentences as token ids; the next document of the
-    # (shuffled) stream supplies NotNext segments, so B is never from A's own
-    # document.
+    def one_pass(number):
+        shuffled = shuffle_pass(examples, seeds, number, shuffle_buffer) if shuffle else examples
+        rows = pack_pretraining_examples(shuffled, packer, nsp=nsp)
+        return rows.batch(batch_size, drop_remainder=drop_remainder)
+
+    batches = _pass_numbers(epochs).flat_map(one_pass)
+    # Numbered before skipping: a batch's masks depend on its place in the stream.
+    numbered = batches.enumerate().skip(start_batch)
+    return mask_pretraining_batches(numbered, masker, seeds, nsp=nsp).prefetch(AUTOTUNE)
+
+
+class PretrainingSeeds:
+    """The independent seeds of a pretraining stream, all drawn from one seed.
+
+    Attributes:
+        segments: seeds the cutting of documents into segments (int).
+        shuffle: key of each pass's shuffle seed (int).
+        masks: key of each batch's mask seed (int).
+    """
+
+    def __init__(self, seed=None):
+        self.segments, self.shuffle, self.masks = (
+            int(value) for value in np.random.SeedSequence(seed).generate_state(3)
+        )
+        # Dataset.shuffle reads a (0, op seed) pair as "no seed".
+        self.shuffle = self.shuffle % (2**31 - 1) + 1
+
+
+def check_pretraining_seq_len(seq_len, nsp):
+    if seq_len < 3 + int(nsp):
+        raise ValueError(f"seq_len={seq_len} is too short for [CLS] A [SEP]{' B [SEP]' if nsp else ''}")
+
+
+def pretraining_examples(documents, tokenizer, *, seq_len, nsp, short_seq_prob, seed):
+    """Stage 1: documents -> unmasked examples, BERT's create_pretraining_data.
+
+    Each document is cut into segments of consecutive sentences filling
+    `seq_len` (a shorter random target with `short_seq_prob`); with `nsp`, into
+    A/B pairs where B continues A or (NotNext) comes from the next document of
+    the stream. Each document's cuts are drawn from (seed, document index).
+
+    Returns:
+        `tf.data.Dataset` of dicts {"segment_a", "segment_b": int32 [None]
+        token ids (segment_b empty without nsp), "nsp_label": int32}.
+    """
+    max_num_tokens = seq_len - 3 if nsp else seq_len - 2
     tokenized = documents.map(
         lambda sentences: tokenizer(sentences), num_parallel_calls=AUTOTUNE
     ).enumerate()
     following = tokenized.skip(1).concatenate(tokenized.take(1))
 
-    def make_segments(index, document, other_index, other_document):
-        def build(index, splits, values, other_index, other_splits, other_values):
-            rng = np.random.default_rng([base_seed, index])
-            instances = sample_pretraining_pairs(
-                np.split(values, splits[1:-1]),
-                np.split(other_values, other_splits[1:-1]) if index != other_index else [],
-                max_num_tokens=max_num_tokens,
-                nsp=nsp,
-                short_seq_prob=short_seq_prob,
-                rng=rng,
-            )
-            return _flatten_instances(instances)
+    def build(index, splits, values, other_index, other_splits, other_values):
+        instances = sample_pretraining_pairs(
+            np.split(values, splits[1:-1]),
+            np.split(other_values, other_splits[1:-1]) if index != other_index else [],
+            max_num_tokens=max_num_tokens,
+            nsp=nsp,
+            short_seq_prob=short_seq_prob,
+            rng=np.random.default_rng([seed, index]),
+        )
+        return _flatten_instances(instances)
 
-        outputs = tf.numpy_function(
+    def make_examples(first, second):
+        (index, document), (other_index, other_document) = first, second
+        a_splits, a_values, b_splits, b_values, labels = tf.numpy_function(
             build,
-            [
-                index,
-                document.row_splits,
-                document.values,
-                other_index,
-                other_document.row_splits,
-                other_document.values,
-            ],
+            [index, document.row_splits, document.values,
+             other_index, other_document.row_splits, other_document.values],
             [tf.int64, tf.int32, tf.int64, tf.int32, tf.int32],
         )
-        a_splits, a_values, b_splits, b_values, labels = outputs
-        segment_a = tf.RaggedTensor.from_row_splits(tf.ensure_shape(a_values, [None]), a_splits)
-        segment_b = tf.RaggedTensor.from_row_splits(tf.ensure_shape(b_values, [None]), b_splits)
-        return tf.data.Dataset.from_tensor_slices((segment_a, segment_b, tf.ensure_shape(labels, [None])))
+        return tf.data.Dataset.from_tensor_slices({
+            "segment_a": tf.RaggedTensor.from_row_splits(tf.ensure_shape(a_values, [None]), a_splits),
+            "segment_b": tf.RaggedTensor.from_row_splits(tf.ensure_shape(b_values, [None]), b_splits),
+            "nsp_label": tf.ensure_shape(labels, [None]),
+        })
 
-    segments = tf.data.Dataset.zip(tokenized, following).map(
-        lambda first, second: (first[0], first[1], second[0], second[1])
-    )
-    segments = segments.flat_map(make_segments).cache()
-    if shuffle:
-        segments = segments.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        segments = segments.repeat()
+    return tf.data.Dataset.zip(tokenized, following).flat_map(make_examples)
 
-    def pack(segment_a, segment_b, label):
-        packed = packer(segment_a, segment_b if nsp else None)
-        return packed, label
 
-    batches = segments.map(pack, num_parallel_calls=AUTOTUNE, deterministic=True).batch(
-        batch_size, drop_remainder=drop_remainder
-    )
-    # One fresh seed per batch, and a different stream on every pass over
-    # the dataset: masks change each epoch yet are reproducible from `seed`.
-    mask_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+def shuffle_pass(examples, seeds, number, shuffle_buffer=10_000):
+    """Stage 2: pass `number` over `examples`, shuffled with (seeds.shuffle, number).
 
-    def mask(batch, mask_seed):
+    The order depends on the pass number only, not on how often the dataset
+    was iterated before. Call it while tracing a dataset function (as
+    `masked_pretraining_batches` does): `number` is a tensor there.
+    """
+    # Dataset.shuffle takes its seed pair from (graph seed, op seed); setting
+    # the graph seed of the function being traced (not the process' global
+    # one) makes the pair exactly (seeds.shuffle, number).
+    tf.random.set_seed(seeds.shuffle)
+    return examples.shuffle(shuffle_buffer, seed=number, reshuffle_each_iteration=False)
+
+
+def pack_pretraining_examples(examples, packer, *, nsp):
+    """Stage 3: each example -> one [CLS] A [SEP] (B [SEP]) row.
+
+    Returns:
+        `tf.data.Dataset` of (packed dict {"token_ids", "segment_ids",
+        "padding_mask"} int32 [seq_len], nsp_label).
+    """
+
+    def pack(example):
+        packed = packer(example["segment_a"], example["segment_b"] if nsp else None)
+        return packed, example["nsp_label"]
+
+    return examples.map(pack, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def mask_pretraining_batches(numbered_batches, masker, seeds, *, nsp):
+    """Stage 4: dynamic masks, each batch's drawn from (seeds.masks, batch number).
+
+    Args:
+        numbered_batches: `tf.data.Dataset` of (batch number in the stream,
+            (packed batch, nsp labels)).
+
+    Returns:
+        `tf.data.Dataset` of (x, y, sample_weight), see `pretraining_dataset`.
+    """
+    masks_key = tf.constant(seeds.masks, tf.int64)
+
+    def mask(number, batch):
         packed, label = batch
-        masked = masker(packed["token_ids"], mask_seed)
+        masked = masker(packed["token_ids"], tf.stack([masks_key, number]))
         x = {
             "token_ids": masked["token_ids"],
             "segment_ids": packed["segment_ids"],
@@ -161,11 +273,11 @@ def pretraining_dataset(
             sample_weight["nsp"] = tf.ones_like(label, tf.float32)
         return x, y, sample_weight
 
-    return (
-        tf.data.Dataset.zip(batches, mask_seeds)
-        .map(mask, num_parallel_calls=AUTOTUNE, deterministic=True)
-        .prefetch(AUTOTUNE)
-    )
+    return numbered_batches.map(mask, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def _pass_numbers(epochs):
+    return tf.data.Dataset.range(epochs if epochs is not None else np.iinfo(np.int64).max)
 
 
 def _flatten_instances(instances):

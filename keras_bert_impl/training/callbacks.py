@@ -14,6 +14,8 @@ import math
 import os
 import shutil
 import sys
+import tempfile
+import threading
 import zlib
 
 import h5py
@@ -21,8 +23,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_impl.io_utils import write_text_atomically
+from keras_bert_impl.io_utils import (
+    TEMP_PREFIX,
+    fsync_tree,
+    replace_durably,
+    write_text_atomically,
+)
 from keras_bert_impl.training.signals import TrainingInterrupted
+
+_LATEST, _PREVIOUS = "latest.weights.h5", "previous.weights.h5"
+# Group of a backup file holding the dropout seed states.
+_SEED_STATES = "backup_seed_states"
 
 # Exit status of a run stopped by a NaN/Inf loss (2 is a user error, 128 + N a signal).
 NON_FINITE_EXIT_STATUS = 3
@@ -119,7 +130,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         # a kill between the end of `fit` and that save still resumes.
         super().__init__(backup_dir, double_checkpoint=double_checkpoint, delete_checkpoint=False)
         # Keras names it latest.weights.h5.bkp, which `load_weights` refuses to read.
-        self._prev_weights_path = os.path.join(backup_dir, "previous.weights.h5")
+        self._prev_weights_path = os.path.join(backup_dir, _PREVIOUS)
         self.stop = stop
         self._epoch = 0
         self._steps_done = 0
@@ -127,39 +138,33 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._resumed_epoch = None
         self._resumed_steps = 0
         self._ended_epoch_early = False
+        self._pending = None
 
     # Restoring.
 
     def on_train_begin(self, logs=None):
-        for leftover in glob.glob(os.path.join(self.backup_dir, ".tmp-*")):
-            os.remove(leftover)
+        for leftover in glob.glob(os.path.join(self.backup_dir, TEMP_PREFIX + "*")):
+            # Left by a run killed in the middle of a backup.
+            if os.path.isdir(leftover):
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                os.remove(leftover)
         if not self.model.built:
             raise ValueError("AtomicBackupAndRestore needs a built model before fit().")
         self._steps_per_epoch = self.params.get("steps") if self.params else None
-        damaged = []
-        for path in (self._weights_path, self._prev_weights_path):
-            if not os.path.exists(path):
-                continue
-            try:
-                position = read_backup_position(path)
-                if self.model.optimizer is not None and not self.model.optimizer.built:
-                    self.model.optimizer.build(self.model.trainable_variables)
-                self.model.load_weights(path)
-            except Exception as e:  # h5py and Keras raise many types for a bad file.
-                damaged.append(_describe(path, e))
-                continue
-            if damaged:
-                print(f"warning: damaged backup {damaged[0]}; using the previous one, {path}",
-                      file=sys.stderr)
-                # The good backup becomes the latest, so the next save keeps it as previous.
-                os.replace(path, self._weights_path)
-            self._restore_position(position)
+        path, position, damaged = choose_backup(self.backup_dir)
+        if path is None:
             return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(path)
+        _restore_seed_states(self.model, path)
         if damaged:
-            raise ValueError(
-                f"no usable backup to resume from: {'; '.join(damaged)}. Delete "
-                f"{self.backup_dir} to start the run over."
-            )
+            print(f"warning: damaged backup {damaged[0]}; using the previous one, {path}",
+                  file=sys.stderr)
+            # The good backup becomes the latest, so the next save keeps it as previous.
+            os.replace(path, self._weights_path)
+        self._restore_position(position)
 
     def _restore_position(self, position):
         epoch, steps = position["epoch"], position["steps"]
@@ -210,6 +215,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 f"so no backup of this step was written; a rerun with the same --output "
                 f"resumes from the last backup in {self.backup_dir}, if any.",
             )
+        self._wait_for_backup()
         step = int(self.model.optimizer.iterations.numpy())
         raise TrainingInterrupted(
             self.stop.signal_number,
@@ -218,6 +224,15 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         )
 
     def _save(self, epoch, steps):
+        """Writes the weights now; checksums and renames them in the background.
+
+        The checksum reads every array back (seconds for bert_base), so it
+        runs on a thread while training goes on; the backup becomes the
+        latest only when complete. A kill before then leaves the previous
+        backup in place, and the next backup, a stop and the end of training
+        wait for it.
+        """
+        self._wait_for_backup()
         if not all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables):
             raise NonFiniteLossError(
                 "the weights became NaN/Inf; stopped without saving them. The last good "
@@ -225,17 +240,58 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             )
         os.makedirs(self.backup_dir, exist_ok=True)
         position = {"epoch": epoch, "steps": steps, "steps_per_epoch": self._steps_per_epoch or 0}
-        temp = os.path.join(self.backup_dir, f".tmp-{os.getpid()}.weights.h5")
-        self.model.save_weights(temp, overwrite=True)
+        holder = tempfile.mkdtemp(dir=self.backup_dir, prefix=TEMP_PREFIX)
+        temp = os.path.join(holder, _LATEST)
+        self.model.save_weights(temp)
         with h5py.File(temp, "r+") as f:
+            _save_seed_states(self.model, f)
             f.attrs["backup_position"] = json.dumps(position)
-            f.attrs["backup_crc32"] = _crc32(f)
-        with open(temp, "rb+") as f:
-            os.fsync(f.fileno())
-        if self.double_checkpoint and os.path.exists(self._weights_path):
-            os.replace(self._weights_path, self._prev_weights_path)
-        os.replace(temp, self._weights_path)
-        write_text_atomically(self._training_metadata_path, json.dumps(position) + "\n")
+        self._pending = _BackgroundTask(self._finish_backup, temp, position)
+
+    def _finish_backup(self, temp, position):
+        try:
+            with h5py.File(temp, "r+") as f:
+                f.attrs["backup_crc32"] = _crc32(f)
+            fsync_tree(temp)
+            if self.double_checkpoint and os.path.exists(self._weights_path):
+                os.replace(self._weights_path, self._prev_weights_path)
+            replace_durably(temp, self._weights_path)
+            write_text_atomically(self._training_metadata_path, json.dumps(position) + "\n")
+        finally:
+            shutil.rmtree(os.path.dirname(temp), ignore_errors=True)
+
+    def _wait_for_backup(self):
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def on_train_end(self, logs=None):
+        self._wait_for_backup()
+        super().on_train_end(logs)
+
+
+class _BackgroundTask:
+    """Runs `function(*args)` on a thread; `result()` waits and re-raises its error.
+
+    Not a daemon: an exiting process still completes the backup.
+    """
+
+    def __init__(self, function, *args):
+        self._error = None
+
+        def run():
+            try:
+                function(*args)
+            except BaseException as e:  # re-raised in the training thread
+                self._error = e
+
+        self._thread = threading.Thread(target=run, name="backup-checksum")
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def read_backup_position(path):
@@ -261,6 +317,75 @@ def read_backup_position(path):
     except (ValueError, KeyError) as e:
         raise ValueError(f"{path}: {e}") from None
     return position
+
+
+def choose_backup(backup_dir):
+    """The backup a run in `backup_dir` resumes from: the latest one that checks out.
+
+    Returns:
+        `(path, position, damaged)`: the backup file and its position (see
+        `read_backup_position`), or `(None, None, damaged)` when there is no
+        backup; `damaged` describes each backup passed over.
+
+    Raises:
+        ValueError: there are backups, but none is usable.
+    """
+    damaged = []
+    for name in (_LATEST, _PREVIOUS):
+        path = os.path.join(backup_dir, name)
+        if not os.path.exists(path):
+            continue
+        try:
+            return path, read_backup_position(path), damaged
+        except ValueError as e:
+            damaged.append(_describe(path, e))
+    if damaged:
+        raise ValueError(
+            f"no usable backup to resume from: {'; '.join(damaged)}. Delete "
+            f"{backup_dir} to start the run over."
+        )
+    return None, None, damaged
+
+
+def backup_batches(backup_dir, steps_per_epoch):
+    """How many batches of its data stream the run in `backup_dir` trained on.
+
+    A resumed run skips that many (`pretraining_dataset(start_batch=...)`), so
+    it sees exactly the batches the uninterrupted run would have seen.
+
+    Returns:
+        epochs done * `steps_per_epoch` + steps done in the next one; 0
+        without a backup.
+    """
+    _, position, _ = choose_backup(backup_dir)
+    if position is None:
+        return 0
+    return position["epoch"] * steps_per_epoch + position["steps"]
+
+
+def _seed_generators(model):
+    """Every Keras SeedGenerator of `model` (dropout's), in a fixed order."""
+    return [
+        generator for layer in model._flatten_layers() for generator in layer._seed_generators
+    ]
+
+
+def _save_seed_states(model, h5_file):
+    # Keras' weights files leave out the dropout seed states; without them a
+    # resumed run draws other dropout masks than the uninterrupted one.
+    group = h5_file.create_group(_SEED_STATES)
+    for index, generator in enumerate(_seed_generators(model)):
+        group.create_dataset(str(index), data=generator.state.numpy())
+
+
+def _restore_seed_states(model, path):
+    with h5py.File(path, "r") as f:
+        if _SEED_STATES not in f:
+            return
+        group = f[_SEED_STATES]
+        for index, generator in enumerate(_seed_generators(model)):
+            if str(index) in group:
+                generator.state.assign(group[str(index)][()])
 
 
 def _crc32(h5_file):

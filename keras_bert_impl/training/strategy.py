@@ -73,6 +73,15 @@ def get_strategy(name="auto", tpu_address=None):
         strategy = get_strategy("mirrored")
         print(strategy.num_replicas_in_sync)
     """
+    normalized = _checked_strategy_name(name)
+    if normalized == "auto":
+        normalized = _auto_strategy_name(read_tf_config(), tpu_address)
+    else:
+        read_tf_config()  # a malformed TF_CONFIG is reported whatever the name
+    return _STRATEGY_BUILDERS.get(normalized, _default_strategy)(tpu_address)
+
+
+def _checked_strategy_name(name):
     normalized = name.strip().lower().replace("-", "_") if name else name
     if normalized in ("parameter_server", "ps", "parameter_server_strategy"):
         raise ValueError(f"Strategy {name!r}: {_PARAMETER_SERVER_MESSAGE}.")
@@ -81,25 +90,28 @@ def get_strategy(name="auto", tpu_address=None):
             f"Unknown strategy name {name!r}; expected one of "
             f"{', '.join(STRATEGY_NAMES)}."
         )
-    tf_config = read_tf_config()
-    if normalized == "auto":
-        normalized = _auto_strategy_name(tf_config, tpu_address)
-    if normalized == "cpu":
-        return tf.distribute.OneDeviceStrategy("/cpu:0")
-    if normalized == "gpu":
-        if not tf.config.list_logical_devices("GPU"):
-            raise ValueError(
-                "Strategy 'gpu' needs a GPU, but TensorFlow sees none; use "
-                "'cpu' or 'auto'."
-            )
-        return tf.distribute.OneDeviceStrategy("/gpu:0")
-    if normalized == "mirrored":
-        return _mirrored_strategy()
-    if normalized == "multi_worker":
-        multi_worker_compat.apply_multi_worker_fixes()
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if normalized == "tpu":
-        return _tpu_strategy(_default_tpu_address(tpu_address))
+    return normalized
+
+
+def _one_cpu_strategy(tpu_address):
+    return tf.distribute.OneDeviceStrategy("/cpu:0")
+
+
+def _one_gpu_strategy(tpu_address):
+    if not tf.config.list_logical_devices("GPU"):
+        raise ValueError(
+            "Strategy 'gpu' needs a GPU, but TensorFlow sees none; use "
+            "'cpu' or 'auto'."
+        )
+    return tf.distribute.OneDeviceStrategy("/gpu:0")
+
+
+def _multi_worker_strategy(tpu_address):
+    multi_worker_compat.apply_multi_worker_fixes()
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _default_strategy(tpu_address):
     return tf.distribute.get_strategy()
 
 
@@ -125,6 +137,13 @@ def read_tf_config():
     raw = os.environ.get("TF_CONFIG", "").strip()
     if not raw:
         return None
+    config = _parse_tf_config(raw)
+    cluster = _checked_cluster(config.get("cluster"))
+    _check_task(config.get("task"), cluster)
+    return config
+
+
+def _parse_tf_config(raw):
     try:
         config = json.loads(raw)
     except json.JSONDecodeError as error:
@@ -137,26 +156,14 @@ def read_tf_config():
         raise ValueError(
             f"TF_CONFIG must be a JSON object, got {type(config).__name__}."
         )
-    cluster = config.get("cluster")
+    return config
+
+
+def _checked_cluster(cluster):
     if not isinstance(cluster, dict) or not cluster:
         raise ValueError(
             f"TF_CONFIG field 'cluster' is {cluster!r}; expected a non-empty "
             'object such as {"worker": ["host:port", ...]}.'
-        )
-    task = config.get("task")
-    if not isinstance(task, dict) or "type" not in task or "index" not in task:
-        raise ValueError(
-            f"TF_CONFIG field 'task' is {task!r}; expected "
-            '{"type": "worker", "index": 0}.'
-        )
-    task_type, task_index = task["type"], task["index"]
-    if set(cluster) & set(_PARAMETER_SERVER_JOBS) or (
-        task_type in _PARAMETER_SERVER_JOBS
-    ):
-        raise ValueError(
-            f"TF_CONFIG asks for parameter-server jobs (cluster jobs "
-            f"{sorted(cluster)}, task type {task_type!r}): "
-            f"{_PARAMETER_SERVER_MESSAGE}."
         )
     for job, addresses in cluster.items():
         if not isinstance(addresses, list) or not addresses:
@@ -164,6 +171,22 @@ def read_tf_config():
                 f"TF_CONFIG field 'cluster.{job}' is {addresses!r}; expected "
                 "a non-empty list of 'host:port' strings."
             )
+    return cluster
+
+
+def _check_task(task, cluster):
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise ValueError(
+            f"TF_CONFIG field 'task' is {task!r}; expected "
+            '{"type": "worker", "index": 0}.'
+        )
+    task_type, task_index = task["type"], task["index"]
+    if set(cluster) & set(_PARAMETER_SERVER_JOBS) or task_type in _PARAMETER_SERVER_JOBS:
+        raise ValueError(
+            f"TF_CONFIG asks for parameter-server jobs (cluster jobs "
+            f"{sorted(cluster)}, task type {task_type!r}): "
+            f"{_PARAMETER_SERVER_MESSAGE}."
+        )
     if task_type not in cluster:
         raise ValueError(
             f"TF_CONFIG field 'task.type' is {task_type!r}, which is not a "
@@ -176,7 +199,6 @@ def read_tf_config():
             f"integer in [0, {num_tasks}) since 'cluster.{task_type}' has "
             f"{num_tasks} address(es)."
         )
-    return config
 
 
 def check_global_batch_size(batch_size, strategy):
@@ -371,7 +393,7 @@ def _default_tpu_address(tpu_address):
     return "" if os.environ.get("COLAB_TPU_ADDR") else "local"
 
 
-def _mirrored_strategy():
+def _mirrored_strategy(tpu_address=None):
     gpus = tf.config.list_logical_devices("GPU")
     if gpus:
         return tf.distribute.MirroredStrategy([gpu.name for gpu in gpus])
@@ -380,6 +402,10 @@ def _mirrored_strategy():
     return tf.distribute.MirroredStrategy(
         cpus, cross_device_ops=tf.distribute.ReductionToOneDevice()
     )
+
+
+def _tpu_strategy_at_default(tpu_address):
+    return _tpu_strategy(_default_tpu_address(tpu_address))
 
 
 def _tpu_strategy(tpu_address):
@@ -399,3 +425,12 @@ def _tpu_strategy(tpu_address):
         tf.tpu.experimental.initialize_tpu_system(resolver)
         _initialized_tpus[tpu_address] = resolver
     return tf.distribute.TPUStrategy(resolver)
+
+
+_STRATEGY_BUILDERS = {
+    "cpu": _one_cpu_strategy,
+    "gpu": _one_gpu_strategy,
+    "mirrored": _mirrored_strategy,
+    "multi_worker": _multi_worker_strategy,
+    "tpu": _tpu_strategy_at_default,
+}

@@ -91,24 +91,46 @@ def test_pretraining_without_nsp_uses_one_segment(tokenizer):
     assert (x["segment_ids"].numpy() == 0).all()
 
 
-def test_masks_change_each_epoch_and_are_reproducible(tokenizer):
-    def build():
-        return pretraining_dataset(
-            _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=5,
-            nsp=True, whole_word_masking=True, seed=3, shuffle=False,
-        )
+def _masked_stream(tokenizer, **kwargs):
+    return pretraining_dataset(
+        _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=5,
+        nsp=True, whole_word_masking=True, seed=3, **kwargs,
+    )
 
-    dataset = build()
-    first, second = _epoch(dataset), _epoch(dataset)
-    # Same segments in the same order (shuffle=False, cached), new masks.
+
+def test_masks_change_each_pass_and_are_reproducible(tokenizer):
+    batches = _epoch(_masked_stream(tokenizer, shuffle=False, epochs=2))
+    first, second = batches[: len(batches) // 2], batches[len(batches) // 2 :]
+    # Same segments in the same order (shuffle=False), new masks.
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a[0]["segment_ids"], b[0]["segment_ids"])
         np.testing.assert_array_equal(a[1]["nsp"], b[1]["nsp"])
     assert any(
         (a[0]["mask_positions"] != b[0]["mask_positions"]).any() for a, b in zip(first, second)
     )
-    replay = build()
-    for a, b in zip(first + second, _epoch(replay) + _epoch(replay)):
+    replay = _epoch(_masked_stream(tokenizer, shuffle=False, epochs=2))
+    for a, b in zip(batches, replay, strict=True):
+        tf.nest.map_structure(np.testing.assert_array_equal, a, b)
+
+
+def test_stream_does_not_depend_on_how_often_it_is_opened(tokenizer):
+    dataset = _masked_stream(tokenizer, epochs=2)
+    next(iter(dataset))  # a probe, as a caller checking for data would make
+    first, again = _epoch(dataset), _epoch(dataset)
+    for a, b in zip(first, again, strict=True):
+        tf.nest.map_structure(np.testing.assert_array_equal, a, b)
+    # Each pass is shuffled anew.
+    half = len(first) // 2
+    assert any(
+        (a[0]["segment_ids"] != b[0]["segment_ids"]).any()
+        for a, b in zip(first[:half], first[half:])
+    )
+
+
+def test_start_batch_resumes_the_stream_exactly(tokenizer):
+    full = _epoch(_masked_stream(tokenizer, epochs=None).take(7))
+    resumed = _epoch(_masked_stream(tokenizer, epochs=None, start_batch=4).take(3))
+    for a, b in zip(full[4:], resumed, strict=True):
         tf.nest.map_structure(np.testing.assert_array_equal, a, b)
 
 
