@@ -112,12 +112,11 @@ def save_model_dir(path, model, vocab_file, lowercase, *, seq_len, label_names=N
     )
     if label_names is not None:
         save_label_names(os.path.join(path, LABELS_FILE), label_names)
+    # The temporary paths end like the targets, as Keras requires.
     with atomic_path(os.path.join(path, WEIGHTS_FILE)) as temp:
-        model.save_weights(temp + ".weights.h5")
-        os.replace(temp + ".weights.h5", temp)
+        model.save_weights(temp)
     with atomic_path(os.path.join(path, MODEL_FILE)) as temp:
-        model.save(temp + ".keras")
-        os.replace(temp + ".keras", temp)
+        model.save(temp)
 
 
 def _read_tokenizer_config(path):

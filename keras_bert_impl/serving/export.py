@@ -135,9 +135,12 @@ def _atomic_version(version_dir):
         with atomic_path(version_dir) as temp_dir:
             yield temp_dir
             if os.path.exists(version_dir):
-                replaced = tempfile.mktemp(
-                    dir=os.path.dirname(version_dir),
-                    prefix=f".old-{os.path.basename(version_dir)}-",
+                replaced = os.path.join(
+                    tempfile.mkdtemp(
+                        dir=os.path.dirname(version_dir),
+                        prefix=f".old-{os.path.basename(version_dir)}-",
+                    ),
+                    os.path.basename(version_dir),
                 )
                 os.replace(version_dir, replaced)
     except BaseException:
@@ -145,7 +148,7 @@ def _atomic_version(version_dir):
             os.replace(replaced, version_dir)
         raise
     if replaced is not None:
-        shutil.rmtree(replaced, ignore_errors=True)
+        shutil.rmtree(os.path.dirname(replaced), ignore_errors=True)
 
 
 def _write_version(serving, path, model_name):

@@ -16,9 +16,10 @@ Example:
 """
 
 import os
-import tempfile
 
 import tensorflow as tf
+
+from keras_bert_impl.io_utils import write_text_atomically
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
@@ -84,17 +85,7 @@ def save_vocab(tokens, path):
                 f"token {token!r} cannot be written to {path!r}: a vocabulary "
                 "token must not contain a newline or end in whitespace"
             )
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, temp_path = tempfile.mkstemp(dir=folder, prefix=".vocab-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write("".join(token + "\n" for token in tokens))
-        os.replace(temp_path, path)
-    except BaseException:
-        os.unlink(temp_path)
-        raise
+    write_text_atomically(os.fspath(path), "".join(token + "\n" for token in tokens))
 
 
 def _check_tokens(tokens, where):
