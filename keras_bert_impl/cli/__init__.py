@@ -12,6 +12,7 @@ import sys
 
 # In the order `--help` lists them.
 SUBCOMMANDS = (
+    "prepare",
     "pretrain",
     "finetune",
     "evaluate",

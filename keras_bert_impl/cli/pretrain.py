@@ -1,15 +1,17 @@
 """`train_tf.py pretrain`: masked-LM (+ NSP) pretraining through `model.fit`."""
 
+import functools
 import math
 import os
 import warnings
 
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
-from keras_bert_impl.data import pipelines, sources
+from keras_bert_impl.data import pipelines, shards, sources
 from keras_bert_impl.model_dir import VOCAB_FILE
 from keras_bert_impl.models import BertPretrainer, bert_backbone
 from keras_bert_impl.text import Tokenizer, learn_vocab
+from keras_bert_impl.training.callbacks import backup_batches
 from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
 from keras_bert_impl.training.strategy import shard_by_data
 
@@ -24,11 +26,17 @@ def register(subparsers):
         ),
     )
     parser.add_argument(
-        "--corpus", nargs="+", default=["embedded"],
+        "--data",
+        help="a folder of TFRecord shards written by `train_tf.py prepare` (instead of "
+        "--corpus; its vocab.txt, --seq-len and --nsp are the ones the shards were made with). "
+        "Workers of a multi_worker run read disjoint shards",
+    )
+    parser.add_argument(
+        "--corpus", nargs="+",
         help="text files in the BERT convention (one sentence per line, blank line "
         "between documents; globs allowed), 'tfds:NAME' (e.g. "
         "tfds:wikipedia/20230601.en), or 'embedded' (default: Python standard-library "
-        "docstrings, offline)",
+        "docstrings, offline); tokenized on the fly",
     )
     parser.add_argument(
         "--text-feature", default="text", help="text feature of a tfds corpus (default text)"
@@ -81,48 +89,182 @@ def run(args):
 
 def pretrain(args):
     """Runs a pretraining job; returns `(history, output_dir)`."""
+    _check_arguments(args)
+    strategy = common.set_up_run(args)
+    output_dir = common.output_dir_for(args)
+    if args.data:
+        data = _ShardData(args, strategy)
+        vocab_file = data.vocab_file
+    else:
+        documents = sources.pretraining_documents(
+            args.corpus if len(args.corpus) > 1 else args.corpus[0],
+            text_feature=args.text_feature,
+            split=args.split,
+        )
+        vocab_file = args.vocab or _learn_vocab(documents, args, output_dir)
+        data = _CorpusData(documents, Tokenizer(vocab_file, lowercase=args.lowercase), args)
+    config = _model_config(args, data.tokenizer)
+    steps_per_epoch, epochs = _schedule(args, data)
+    start_batch = backup_batches(common.backup_dir_for(output_dir, strategy), steps_per_epoch)
+    pretrainer = _compiled_pretrainer(config, args, strategy, steps_per_epoch * epochs)
+    print(
+        f"pretraining {config.num_layers} layers / hidden {config.hidden_size} / vocab "
+        f"{config.vocab_size} for {steps_per_epoch * epochs} steps of {args.batch_size} "
+        f"sequences ({strategy.num_replicas_in_sync} replica(s), {args.precision})"
+    )
+    history, backup_dir = common.fit_resumably(
+        pretrainer,
+        data.stream(start_batch),
+        args,
+        strategy,
+        output_dir,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+    )
+    common.save_run(
+        pretrainer, strategy, output_dir, history, backup_dir, vocab_file, args.lowercase,
+        seq_len=args.seq_len,
+    )
+    print(f"model directory: {output_dir}")
+    return history, output_dir
+
+
+def _check_arguments(args):
     common.check_positive(args, "steps", "epochs", "checkpoint_every", "max_predictions", "vocab_size")
     if args.steps is None and args.epochs is None:
         args.steps = 1000
-    strategy = common.set_up_run(args)
-    output_dir = common.output_dir_for(args)
-    documents = sources.pretraining_documents(
-        args.corpus if len(args.corpus) > 1 else args.corpus[0],
-        text_feature=args.text_feature,
-        split=args.split,
-    )
-    vocab_file = args.vocab or _learn_vocab(documents, args, output_dir)
-    tokenizer = Tokenizer(vocab_file, lowercase=args.lowercase)
+    if args.data and (args.corpus or args.vocab):
+        raise ValueError(
+            f"--data {args.data} holds tokenized text and its vocabulary; drop "
+            f"{'--corpus' if args.corpus else '--vocab'}."
+        )
+    args.corpus = args.corpus or [sources.EMBEDDED_SOURCE]
+
+
+def _model_config(args, tokenizer):
     config = BertConfig.from_json_file(args.config) if args.config else BertConfig.preset(args.preset)
     config = config.replace(vocab_size=tokenizer.vocab_size)
     common.check_seq_len(args.seq_len, config)
-    max_predictions = args.max_predictions or math.ceil(0.15 * args.seq_len)
-    dataset = pipelines.pretraining_dataset(
-        documents,
-        tokenizer,
-        seq_len=args.seq_len,
-        batch_size=args.batch_size,
-        max_predictions=max_predictions,
-        nsp=args.nsp,
-        whole_word_masking=args.whole_word_masking,
-        seed=args.seed,
-        repeat=args.steps is not None,
-    )
-    # Under multi_worker, every worker builds the same seeded batch stream
-    # and keeps its rows: together they train on what one process would.
-    dataset = shard_by_data(dataset)
-    if args.steps is not None:
-        if not any(True for _ in dataset.take(1)):
+    return config
+
+
+class _CorpusData:
+    """The run's batch stream from a corpus tokenized on the fly: one seeded
+    function of the corpus, opened at any batch."""
+
+    def __init__(self, documents, tokenizer, args):
+        self.tokenizer = tokenizer
+        self._build = functools.partial(
+            pipelines.pretraining_dataset,
+            documents,
+            tokenizer,
+            seq_len=args.seq_len,
+            batch_size=args.batch_size,
+            max_predictions=_max_predictions(args),
+            nsp=args.nsp,
+            whole_word_masking=args.whole_word_masking,
+            seed=args.seed,
+        )
+        self._corpus = " ".join(args.corpus)
+
+    def batches_per_pass(self):
+        """Batches in one pass over the corpus (it is read once to count them)."""
+        count = int(self._build(epochs=1).reduce(0, lambda n, _: n + 1))
+        if count == 0:
             raise ValueError(
-                f"--corpus {' '.join(args.corpus)} gives no training example: it has no "
+                f"--corpus {self._corpus} gives no full batch; lower --batch-size or add text."
+            )
+        return count
+
+    def check_not_empty(self):
+        if not any(True for _ in self._build(epochs=1).take(1)):
+            raise ValueError(
+                f"--corpus {self._corpus} gives no training example: it has no "
                 "text (only blank lines?)."
             )
-        steps_per_epoch = min(args.checkpoint_every, args.steps)
-        epochs = math.ceil(args.steps / steps_per_epoch)
-    else:
-        steps_per_epoch = _count_batches(dataset)
-        epochs = args.epochs
-    total_steps = steps_per_epoch * epochs
+
+    def stream(self, start_batch):
+        """Every pass, one after another, from batch `start_batch` on.
+
+        Under multi_worker every worker builds this same stream and keeps its
+        rows of each global batch: together they train on what one process
+        would.
+        """
+        return shard_by_data(self._build(epochs=None, start_batch=start_batch))
+
+
+class _ShardData:
+    """The run's batch stream from prepared shards, split by file across workers.
+
+    Each input pipeline (one per worker or TPU host) reads its own shard
+    files with its own seeds and yields per-replica batches; its stream is a
+    seeded function of its files, opened at any batch.
+    """
+
+    def __init__(self, args, strategy):
+        self.metadata = shards.load_shards_metadata(args.data)
+        for flag, name in (("--seq-len", "seq_len"), ("--nsp", "nsp")):
+            if getattr(args, name) != self.metadata[name]:
+                raise ValueError(
+                    f"--data {args.data} was prepared with {name}={self.metadata[name]}, but "
+                    f"this run has {flag} {getattr(args, name)}; rerun prepare or match it."
+                )
+        self.vocab_file = os.path.join(args.data, VOCAB_FILE)
+        args.lowercase = self.metadata["lowercase"]
+        self.tokenizer = Tokenizer(self.vocab_file, lowercase=args.lowercase)
+        self._args = args
+        self._strategy = strategy
+
+    def batches_per_pass(self):
+        count = self.metadata["examples"] // self._args.batch_size
+        if count == 0:
+            raise ValueError(
+                f"--data {self._args.data} has {self.metadata['examples']} examples, less "
+                f"than one batch; lower --batch-size."
+            )
+        return count
+
+    def check_not_empty(self):
+        self.batches_per_pass()
+
+    def stream(self, start_batch):
+        args = self._args
+
+        def pipeline(input_context):
+            batch_size = input_context.get_per_replica_batch_size(args.batch_size)
+            # Each step takes one batch per replica of this pipeline.
+            replicas = input_context.num_replicas_in_sync // input_context.num_input_pipelines
+            return pipelines.masked_pretraining_batches(
+                shards.read_pretraining_shards(args.data, input_context=input_context),
+                self.tokenizer,
+                seq_len=args.seq_len,
+                batch_size=batch_size,
+                max_predictions=_max_predictions(args),
+                nsp=args.nsp,
+                whole_word_masking=args.whole_word_masking,
+                seeds=pipelines.PretrainingSeeds([args.seed, input_context.input_pipeline_id]),
+                epochs=None,
+                start_batch=start_batch * replicas,
+            )
+
+        return self._strategy.distribute_datasets_from_function(pipeline)
+
+
+def _max_predictions(args):
+    return args.max_predictions or math.ceil(0.15 * args.seq_len)
+
+
+def _schedule(args, data):
+    """(steps per epoch, epochs): a Keras epoch is --checkpoint-every steps with
+    --steps (a backup lands at each epoch end), one pass over the corpus with --epochs."""
+    if args.steps is None:
+        return data.batches_per_pass(), args.epochs
+    data.check_not_empty()
+    steps_per_epoch = min(args.checkpoint_every, args.steps)
+    return steps_per_epoch, math.ceil(args.steps / steps_per_epoch)
+
+
+def _compiled_pretrainer(config, args, strategy, total_steps):
     with strategy.scope():
         pretrainer = BertPretrainer(bert_backbone(config), nsp=args.nsp)
         pretrainer.compile(
@@ -131,31 +273,12 @@ def pretrain(args):
             ),
             jit_compile=args.jit_compile,
         )
-    print(
-        f"pretraining {config.num_layers} layers / hidden {config.hidden_size} / vocab "
-        f"{config.vocab_size} for {total_steps} steps of {args.batch_size} sequences "
-        f"({strategy.num_replicas_in_sync} replica(s), {args.precision})"
-    )
     if not args.nsp:
         # Without NSP the pooler takes no part in the loss; that is expected.
         warnings.filterwarnings(
             "ignore", message=r"Gradients do not exist for variables \['pooler/"
         )
-    history, backup_dir = common.fit_resumably(
-        pretrainer,
-        dataset,
-        args,
-        strategy,
-        output_dir,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch if args.steps is not None else None,
-    )
-    common.save_run(
-        pretrainer, strategy, output_dir, history, backup_dir, vocab_file, args.lowercase,
-        seq_len=args.seq_len,
-    )
-    print(f"model directory: {output_dir}")
-    return history, output_dir
+    return pretrainer
 
 
 def _learn_vocab(documents, args, output_dir):
@@ -169,12 +292,3 @@ def _learn_vocab(documents, args, output_dir):
     except ValueError as e:
         raise ValueError(f"--corpus {' '.join(args.corpus)}: {e}") from None
     return vocab_file
-
-
-def _count_batches(dataset):
-    count = int(dataset.reduce(0, lambda n, _: n + 1))
-    if count == 0:
-        raise ValueError(
-            "The corpus gives no full batch; lower --batch-size or add text."
-        )
-    return count
