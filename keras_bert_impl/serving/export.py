@@ -130,25 +130,25 @@ def _atomic_version(version_dir):
     after it, and moved back if the rename fails: TF Serving always sees either
     the old or the new version, complete.
     """
-    replaced = None
+    holder = replaced = None
     try:
         with atomic_path(version_dir) as temp_dir:
             yield temp_dir
             if os.path.exists(version_dir):
-                replaced = os.path.join(
-                    tempfile.mkdtemp(
-                        dir=os.path.dirname(version_dir),
-                        prefix=f".old-{os.path.basename(version_dir)}-",
-                    ),
-                    os.path.basename(version_dir),
+                holder = tempfile.mkdtemp(
+                    dir=os.path.dirname(version_dir),
+                    prefix=f".old-{os.path.basename(version_dir)}-",
                 )
+                replaced = os.path.join(holder, os.path.basename(version_dir))
                 os.replace(version_dir, replaced)
     except BaseException:
         if replaced is not None and not os.path.exists(version_dir):
             os.replace(replaced, version_dir)
         raise
-    if replaced is not None:
-        shutil.rmtree(os.path.dirname(replaced), ignore_errors=True)
+    finally:
+        # Never delete the old version while it is the only copy.
+        if holder is not None and os.path.exists(version_dir):
+            shutil.rmtree(holder, ignore_errors=True)
 
 
 def _write_version(serving, path, model_name):
