@@ -5,7 +5,7 @@ import sys
 
 from keras_bert_impl.cli.explain_options import add_explain_arguments, run_explain, wants_explanation
 from keras_bert_impl.serving.local import load_model_dir_signatures, load_saved_model_signatures
-from keras_bert_impl.serving.signatures import CLASSIFIER, TOKEN_CLASSIFIER
+from keras_bert_impl.serving.signatures import CLASSIFIER, QUESTION_ANSWERER, TOKEN_CLASSIFIER
 from keras_bert_impl.tasks import tagging
 
 
@@ -52,6 +52,8 @@ def register(subparsers):
         "--embed", action="store_true",
         help="print pooled_output and mean_embedding instead of a label",
     )
+    parser.add_argument("--question", help="question answering: the question (with --context-file)")
+    parser.add_argument("--context-file", help="question answering: a UTF-8 file holding the context")
     add_explain_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -63,6 +65,8 @@ def load_signatures(args, **sizes):
 
 
 def run(args):
+    if args.question is not None or args.context_file is not None:
+        return _answer(args)
     texts = read_texts(args)
     if args.text_b is not None and len(args.text_b) != len(texts):
         raise ValueError(
@@ -81,6 +85,8 @@ def run(args):
             raise ValueError("a token classifier tags single texts; drop --text-b.")
         tagging.print_predictions(texts, signatures("serving_default", text=texts), args.json)
         return 0
+    if signatures.kind == QUESTION_ANSWERER:
+        raise ValueError(f"{signatures.source} answers questions: pass --question and --context-file.")
     if signatures.kind != CLASSIFIER:
         raise ValueError(
             f"{signatures.source} is a pretrained (masked-LM) model, not a classifier: "
@@ -112,6 +118,34 @@ def run(args):
         print(f"{result['label']}\t{result['probabilities'][result['label']]:.3f}\t{shown}\t({others})")
     return 0
 
+
+def _answer(args):
+    if args.question is None or args.context_file is None:
+        raise ValueError("question answering needs both --question and --context-file.")
+    try:
+        with open(args.context_file, encoding="utf-8") as file:
+            context = file.read()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{args.context_file}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    signatures = load_signatures(args)
+    if signatures.kind != QUESTION_ANSWERER:
+        raise ValueError(f"{signatures.source} is not a question answering model (it is a {signatures.kind}).")
+    outputs = signatures("serving_default", question=[args.question], context=[context])
+    result = {
+        "question": args.question,
+        "answer": outputs["answer"][0].decode("utf-8"),
+        "start_char": int(outputs["start_char"][0]),
+        "end_char": int(outputs["end_char"][0]),
+        "score": float(outputs["score"][0]),
+        "no_answer_score": float(outputs["no_answer_score"][0]),
+    }
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        answer = result["answer"] or "(no answer)"
+        print(f"{answer}\t[{result['start_char']}:{result['end_char']}]\tscore {result['score']:.3f}"
+              f"\tno-answer {result['no_answer_score']:.3f}")
+    return 0
 
 
 def _print_embeddings(texts, outputs, as_json):

@@ -22,6 +22,7 @@ from keras_bert_impl.serving.export import existing_versions, read_export_labels
 from keras_bert_impl.serving.signatures import (
     CLASSIFIER,
     PRETRAINER,
+    QUESTION_ANSWERER,
     TOKEN_CLASSIFIER,
     ServingFunctions,
 )
@@ -95,6 +96,8 @@ def load_saved_model_signatures(path):
     signatures = dict(loaded.signatures)
     if "fill_mask" in signatures:
         kind = PRETRAINER
+    elif "question" in signatures["serving_default"].structured_input_signature[1]:
+        kind = QUESTION_ANSWERER
     elif "tag_words" in signatures:
         kind = TOKEN_CLASSIFIER
     elif "predict_ids" in signatures:
@@ -105,6 +108,6 @@ def load_saved_model_signatures(path):
             "keras_bert_impl export (expected fill_mask or predict_ids)."
         )
     label_names = None
-    if kind != PRETRAINER:
+    if kind in (CLASSIFIER, TOKEN_CLASSIFIER):
         label_names = read_export_labels(path)
     return LocalSignatures(kind, path, signatures, label_names, owner=loaded)

@@ -31,6 +31,9 @@ Token classifier (`BertTokenClassifier`), see `tasks/tagging.py`:
   `logits`, `probabilities` [batch, seq, tags], `tag_id`, `tag` [batch, seq].
 - `embed(text)`: as below.
 
+Question answerer (`BertQuestionAnswerer`): `serving_default(question,
+context)` and `predict_ids`, see `tasks/question_answering.py`; `embed`.
+
 Pretrained model (`BertPretrainer`):
 
 - `fill_mask(text)` (also `serving_default`): texts with literal "[MASK]"s;
@@ -59,14 +62,20 @@ Example:
 import tensorflow as tf
 
 from keras_bert_impl.choices import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
-from keras_bert_impl.models import BertClassifier, BertPretrainer, BertTokenClassifier
-from keras_bert_impl.tasks import tagging
+from keras_bert_impl.models import (
+    BertClassifier,
+    BertPretrainer,
+    BertQuestionAnswerer,
+    BertTokenClassifier,
+)
+from keras_bert_impl.tasks import question_answering, tagging
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.packing import trim_padding
 from keras_bert_impl.text.vocab import MASK_TOKEN
 
 CLASSIFIER = "classifier"
 PRETRAINER = "pretrainer"
+QUESTION_ANSWERER = "question_answerer"
 TOKEN_CLASSIFIER = "token_classifier"
 
 
@@ -125,12 +134,17 @@ class ServingFunctions:
         elif isinstance(model, BertPretrainer):
             self.kind = PRETRAINER
             self.label_names = None
+        elif isinstance(model, BertQuestionAnswerer):
+            self.kind = QUESTION_ANSWERER
+            self.label_names = None
         else:
             raise ValueError(
-                f"{model_dir.path}: expected a BertClassifier, BertTokenClassifier or BertPretrainer, "
+                f"{model_dir.path}: expected a BertClassifier, BertTokenClassifier, "
+                f"BertQuestionAnswerer or BertPretrainer, "
                 f"got {type(model).__name__}."
             )
         self.model = model
+        self.model_dir_path = model_dir.path
         self.tokenizer = model_dir.tokenizer
         self.seq_len = int(seq_len)
         self.max_masks = int(max_masks)
@@ -155,6 +169,8 @@ class ServingFunctions:
             }
         if self.kind == TOKEN_CLASSIFIER:
             return {**tagging.serving_signatures(self), "embed": embed}
+        if self.kind == QUESTION_ANSWERER:
+            return {**question_answering.serving_signatures(self), "embed": embed}
         fill_mask = (self._fill_mask, text)
         return {"serving_default": fill_mask, "fill_mask": fill_mask, "embed": embed}
 

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-from keras_bert_impl.serving.signatures import CLASSIFIER, TOKEN_CLASSIFIER
+from keras_bert_impl.serving.signatures import CLASSIFIER, QUESTION_ANSWERER, TOKEN_CLASSIFIER
 
 ASSETS_EXTRA_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -36,6 +36,10 @@ def example_inputs(serving):
         examples["tag_words"] = {"text": texts}
         examples["serving_pair"] = {"text": texts, "text_b": texts[::-1].copy()}
         packed = serving.pack_texts(texts)
+        examples["predict_ids"] = {name: value.numpy() for name, value in packed.items()}
+    elif serving.kind == QUESTION_ANSWERER:
+        examples["serving_default"] = {"question": texts[::-1].copy(), "context": texts}
+        packed = serving.pack_texts(texts[::-1].copy(), texts)
         examples["predict_ids"] = {name: value.numpy() for name, value in packed.items()}
     else:
         masked = np.array(WARMUP_MASKED_TEXTS, dtype=object)

@@ -111,11 +111,14 @@ def build_model(backbone, label_names, args):
 
 
 def answer_function(model, tokenizer, settings, null_threshold=None):
-    """A `tf.function` (questions, contexts) -> answers dict, all in-graph."""
+    """A `tf.function` (question, context) -> answers dict, all in-graph.
+
+    Both inputs are string [batch]: one question per context.
+    """
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)] * 2)
-    def answer(questions, contexts):
-        features = encode_windows(tokenizer, questions, contexts, settings)
+    def answer(question, context):
+        features = encode_windows(tokenizer, question, context, settings)
         logits = model(features.inputs, training=False)
         return decode_answers(
             features, logits["start_logits"], logits["end_logits"], settings, null_threshold
@@ -195,8 +198,38 @@ def model_files(metrics, args):
 
 
 def read_settings(model_dir, seq_len):
-    """(SpanSettings, null_threshold) saved in a model directory."""
-    with open(os.path.join(model_dir, SETTINGS_FILE), encoding="utf-8") as file:
+    """(SpanSettings, null_threshold) saved in a model directory.
+
+    A directory without the file (a converted checkpoint) gets SQuAD's
+    defaults and no threshold (always answers).
+    """
+    path = os.path.join(model_dir, SETTINGS_FILE)
+    if not os.path.isfile(path):
+        return SpanSettings(seq_len=seq_len), None
+    with open(path, encoding="utf-8") as file:
         saved = json.load(file)
     threshold = saved.pop("null_threshold")
     return SpanSettings(seq_len=seq_len, **saved), threshold
+
+
+def serving_signatures(serving):
+    """The question answerer's signatures for `serving.ServingFunctions`.
+
+    - `serving_default(question, context)`: string [batch] each; returns
+      `answer` string, `start_char`, `end_char` int64 (characters into the
+      context; 0, 0 for no answer), `score` and `no_answer_score` float32
+      [batch]. The context is windowed in the graph, so any length works.
+    - `predict_ids(token_ids, segment_ids, padding_mask)`: `start_logits`,
+      `end_logits` float32 [batch, seq] for clients that pack windows
+      themselves.
+    """
+    settings, threshold = read_settings(serving.model_dir_path, serving.seq_len)
+    answer = answer_function(serving.model, serving.tokenizer, settings, threshold).python_function
+    text = [tf.TensorSpec([None], tf.string, name=name) for name in ("question", "context")]
+    ids = [tf.TensorSpec([None, None], tf.int32, name=n) for n in ("token_ids", "segment_ids", "padding_mask")]
+
+    def predict_ids(token_ids, segment_ids, padding_mask):
+        inputs = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        return serving.model(inputs, training=False)
+
+    return {"serving_default": (answer, text), "predict_ids": (predict_ids, ids)}
