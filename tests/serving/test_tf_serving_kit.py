@@ -19,6 +19,8 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from keras_bert_impl.model_dir import load_model_dir, save_model_dir
+from keras_bert_impl.models import BertTokenClassifier
 from keras_bert_impl.serving import export_saved_model
 from keras_bert_impl.serving.deployment import (
     ALLOWED_BATCH_SIZES,
@@ -31,17 +33,28 @@ from tiny_models import make_tiny_model_dir
 
 TOOL = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "export_ops.py")
 TEXT_OPS = ["FastWordpieceTokenizeWithOffsets", "NormalizeUTF8", "TFText>RoundRobinTrim"]
+KINDS = ("classifier", "pretrainer", "token_classifier")
+
+
+def make_tiny_tagger_dir(path):
+    """A random tiny token classifier (BIO tags) saved at `path`."""
+    classifier_dir = make_tiny_model_dir(path + "-base", "classifier")
+    backbone = load_model_dir(classifier_dir, compile=False).model.backbone
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    vocab_file = os.path.join(os.path.dirname(path), "vocab.txt")
+    save_model_dir(path, BertTokenClassifier(backbone, num_classes=len(tags)), vocab_file,
+                   lowercase=True, seq_len=16, label_names=tags)
+    return path
 
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
     root = tmp_path_factory.mktemp("kit")
-    return {
-        kind: export_saved_model(
-            make_tiny_model_dir(str(root / "models" / kind), kind), str(root / "saved" / kind), seq_len=16
-        )
-        for kind in ("classifier", "pretrainer")
+    models = {
+        kind: make_tiny_model_dir(str(root / "models" / kind), kind) for kind in ("classifier", "pretrainer")
     }
+    models["token_classifier"] = make_tiny_tagger_dir(str(root / "models" / "token_classifier"))
+    return {kind: export_saved_model(path, str(root / "saved" / kind), seq_len=16) for kind, path in models.items()}
 
 
 def run_warmup_in_tf1_session(export):
@@ -64,7 +77,7 @@ def run_warmup_in_tf1_session(export):
     return results, set(signatures) - {"__saved_model_init_op"}
 
 
-@pytest.mark.parametrize("kind", ["classifier", "pretrainer"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_tf1_session_loader_runs_every_signature_like_tf2(exports, kind):
     export = exports[kind]
     tf1_results, signature_names = run_warmup_in_tf1_session(export)
