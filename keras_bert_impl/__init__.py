@@ -43,3 +43,8 @@ from keras_bert_impl.inference import classify, embed, fill_mask  # noqa: E402
 from keras_bert_impl.inference import tag  # noqa: E402
 from keras_bert_impl.explanations import explain  # noqa: E402
 from keras_bert_impl.explanation_views import explanation_html, format_explanation  # noqa: E402
+from keras_bert_impl.tasks.qa_features import SpanSettings  # noqa: E402
+from keras_bert_impl.tasks.question_answering import answer_questions  # noqa: E402
+from keras_bert_impl.tasks.squad_metrics import squad_scores  # noqa: E402
+from keras_bert_impl.data.squad import squad_examples  # noqa: E402
+from keras_bert_impl.text.windows import make_windows  # noqa: E402
