@@ -266,10 +266,23 @@ def main(argv=None):
                    *(argv if argv is not None else sys.argv[1:])]
         output = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
         results = json.loads(output.stdout.strip().splitlines()[-1])
+        results["export_megabytes"] = export_sizes(workdir)
     report(args, results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+
+
+def export_sizes(workdir):
+    """`{export: {"saved_model.pb": MB, "variables": MB}}` of the three SavedModels."""
+    sizes = {}
+    for name in ("ours/1", "hub_model", "hub_preprocessor"):
+        variables = os.path.join(workdir, name, "variables")
+        sizes[name] = {
+            "saved_model.pb": os.path.getsize(os.path.join(workdir, name, "saved_model.pb")) / 1e6,
+            "variables": sum(os.path.getsize(os.path.join(variables, f)) for f in os.listdir(variables)) / 1e6,
+        }
+    return sizes
 
 
 def report(args, results):
@@ -292,6 +305,9 @@ def report(args, results):
                          f"{value['p50']:.1f}", f"{value['p95']:.1f}",
                          f"{value['p50'] / reference:.2f}x",
                          f"{results['throughput'][length][name]:.1f}"])
+    sizes = "; ".join(f"{name}: graph {size['saved_model.pb']:.1f} MB, variables {size['variables']:.1f} MB"
+                      for name, size in results["export_megabytes"].items())
+    print(f"export sizes: {sizes}\n")
     print_table(["text (real tokens)", "path", "padded to", "p50 ms (batch 1)", "p95 ms",
                  "p50 / keras-hub text", f"seq/s (batch {args.batch_size})"], rows)
 
