@@ -9,15 +9,11 @@ Outputs must always have the documented shapes and valid values.
 import numpy as np
 import pytest
 import tensorflow as tf
-from support.deps import require
+from support.fuzz import HealthCheck, given, settings, st
 
 from keras_bert_impl.model_dir import load_model_dir
 from keras_bert_impl.serving import ServingFunctions
 from tiny_models import LABELS, VOCAB, make_tiny_model_dir
-
-hypothesis = require("hypothesis")
-st = require("hypothesis.strategies")
-given, settings, HealthCheck = hypothesis.given, hypothesis.settings, hypothesis.HealthCheck
 
 SEQ_LEN, MAX_MASKS, TOP_K = 12, 3, 4
 FUZZ = settings(

@@ -12,4 +12,5 @@ Modules:
     ports: free localhost ports for multi-process clusters.
     parity: random BERT inputs and the error measure the converter tests use.
     hf: a random transformers BERT and its outputs (needs torch, transformers).
+    fuzz: hypothesis (given, settings, HealthCheck, st) through `require`.
 """

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
-from hypothesis import strategies as st
+from support.fuzz import HealthCheck, given, st
+from support.fuzz import settings as hypothesis_settings
 
 from qa_synthetic import VOCAB, squad_json
 

@@ -4,8 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from support.fuzz import HealthCheck, given, settings, st
 
 from keras_bert_impl import BertConfig, BertTokenClassifier, bert_backbone, tag
 from keras_bert_impl.tasks import tagging

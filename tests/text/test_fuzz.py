@@ -10,13 +10,9 @@ are never masked, and a batch gives the same result as its rows one by one.
 import numpy as np
 import pytest
 import tensorflow as tf
-from support.deps import require
+from support.fuzz import HealthCheck, given, settings, st
 
 from keras_bert_impl.text import MlmMasker, SegmentPacker, Tokenizer
-
-hypothesis = require("hypothesis")
-st = require("hypothesis.strategies")
-given, settings, HealthCheck = hypothesis.given, hypothesis.settings, hypothesis.HealthCheck
 
 # Special tokens away from 0-4, as in real BERT vocabularies; "##" pieces,
 # accents, CJK and punctuation, so that every tokenizer path is taken.

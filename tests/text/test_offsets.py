@@ -2,13 +2,9 @@
 
 import pytest
 import tensorflow as tf
-from support.deps import require
+from support.fuzz import HealthCheck, given, settings, st
 
 from keras_bert_impl.text import Tokenizer
-
-hypothesis = require("hypothesis")
-st = require("hypothesis.strategies")
-given, settings, HealthCheck = hypothesis.given, hypothesis.settings, hypothesis.HealthCheck
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cafe", "paris", "##s", "a", "b", "ab", "##b",
          "中", "文", ".", "!", "[", "]", "mask", "i", "σ", "##σ", "ⱥ", "x", "##x", "ǆ", "dz"]

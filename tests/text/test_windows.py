@@ -12,13 +12,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import tensorflow as tf
-from support.deps import require
+from support.fuzz import HealthCheck, given, settings, st
 
 from keras_bert_impl.text import SegmentPacker, make_windows, window_starts
-
-hypothesis = require("hypothesis")
-st = require("hypothesis.strategies")
-given, settings, HealthCheck = hypothesis.given, hypothesis.settings, hypothesis.HealthCheck
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
