@@ -30,7 +30,9 @@ from keras_bert_impl.convert.huggingface import (
 )
 from keras_bert_impl.convert.keras_hub import load_keras_hub_preset, save_keras_hub_preset
 from keras_bert_impl.convert.task_heads import (
+    has_google_task_head,
     huggingface_label_names,
+    load_google_task,
     load_huggingface_task,
     save_huggingface_task,
 )
@@ -155,7 +157,8 @@ def _read_source(source_format, src):
             model = load_huggingface_pretrainer(src) if has_mlm else load_huggingface(src)
         vocab_file, lowercase = _file_or_none(src, "vocab.txt"), read_lowercase(src)
     elif source_format == "google":
-        model = load_google_checkpoint(src)
+        # run_squad.py / run_classifier.py output: the task model with its head.
+        model = load_google_task(src) if has_google_task_head(src) else load_google_checkpoint(src)
         folder = os.path.dirname(find_checkpoint(src))
         vocab_file = _file_or_none(folder, GOOGLE_VOCAB_FILE)
         try:

@@ -11,6 +11,7 @@ from keras_bert_impl import tasks
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
 from keras_bert_impl.convert.huggingface import load_huggingface
+from keras_bert_impl.convert.task_heads import has_huggingface_task_head, load_huggingface_task
 from keras_bert_impl.data import sources
 from keras_bert_impl.model_dir import (
     VOCAB_FILE,
@@ -87,7 +88,12 @@ def load_initial_backbone(init, preset, vocab, lowercase):
         vocab_file = os.path.join(init, VOCAB_FILE)
         if not os.path.exists(vocab_file):
             raise FileNotFoundError(f"{init}: no {VOCAB_FILE} in the Hugging Face folder.")
-        return load_huggingface(init), vocab_file, read_lowercase(init)
+        # A fine-tuned folder (BertForQuestionAnswering has no pooler) gives its encoder.
+        if has_huggingface_task_head(init):
+            backbone = load_huggingface_task(init).backbone
+        else:
+            backbone = load_huggingface(init)
+        return backbone, vocab_file, read_lowercase(init)
     if init.endswith(".keras"):
         if not os.path.isfile(init):
             raise FileNotFoundError(f"--init file not found: {init}")

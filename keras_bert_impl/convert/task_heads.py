@@ -27,6 +27,8 @@ import json
 import os
 import shutil
 
+import tensorflow as tf
+
 from keras_bert_impl.config import BertConfig
 from keras_bert_impl.convert import google, huggingface
 from keras_bert_impl.convert.bert_layout import model_mappings, output_layer_mappings
@@ -147,6 +149,18 @@ def load_google_task(path, config=None):
     config = config or BertConfig.from_json_file(google._config_file(path, prefix))
     tensors = google.read_google_tensors(prefix)
     return _load(tensors, config, google.google_scheme(), _GOOGLE_HEADS, prefix, ignored=())
+
+
+def has_google_task_head(path):
+    """Whether a Google checkpoint holds a `run_squad.py` / `run_classifier.py` head."""
+    names = tf.train.load_checkpoint(google.find_checkpoint(path)).get_variable_to_shape_map()
+    return any(kernel in names for kernel, _ in _GOOGLE_HEADS.values())
+
+
+def has_huggingface_task_head(path):
+    """Whether a Hugging Face folder holds a `qa_outputs` or `classifier` head."""
+    tensors = huggingface.read_huggingface_tensors(path)
+    return any(kernel in tensors for kernel, _ in _HUGGINGFACE_HEADS.values())
 
 
 def _load(tensors, config, scheme, heads, source, ignored, token_level=False):

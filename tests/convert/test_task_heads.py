@@ -80,3 +80,27 @@ def test_regression_head_is_refused(tmp_path):
     hf_model.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match=r"classifier.weight has 1 output"):
         load_huggingface_task(str(tmp_path))
+
+
+def test_convert_cli_and_finetune_init_take_fine_tuned_checkpoints(tmp_path):
+    from keras_bert_impl import cli
+    from keras_bert_impl.cli.finetune import load_initial_backbone
+    from keras_bert_impl.model_dir import load_model_dir
+
+    hf_model = random_hf_model(transformers.BertForQuestionAnswering, HF_CONFIG)
+    folder = write_google_release(tmp_path / "uncased_squad", hf_model, _google_tensors_with_head(hf_model))
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = specials + [f"t{i}" for i in range(HF_CONFIG["vocab_size"] - len(specials))]
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    args = cli.build_parser("").parse_args(["convert", "--from", "google", "--to", "keras", str(folder),
+                                            str(tmp_path / "converted")])
+    assert cli.run_guarded(args.run, args) == 0
+    converted = load_model_dir(str(tmp_path / "converted"), compile=False).model
+    assert type(converted) is BertQuestionAnswerer
+    batch = bert_batch(HF_CONFIG["vocab_size"])
+    assert max_error(_our_logits(converted, batch)["start_logits"], _hf_logits(hf_model, batch)["start_logits"]) < 1e-5
+
+    hf_model.save_pretrained(tmp_path / "hf")
+    (tmp_path / "hf" / "vocab.txt").write_text((folder / "vocab.txt").read_text())
+    backbone, _, _ = load_initial_backbone(str(tmp_path / "hf"), None, None, None)
+    assert backbone.config.hidden_size == HF_CONFIG["hidden_size"]
