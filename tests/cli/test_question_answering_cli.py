@@ -36,6 +36,7 @@ def _reset_policy():
     keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.mark.slow
 def test_finetune_evaluate_predict_export_agree(tmp_path, capsys):
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
