@@ -15,3 +15,6 @@ OPTIMIZERS = ("adamw", "lamb")
 DEFAULT_SEQ_LEN = 128
 DEFAULT_MAX_MASKS = 8
 DEFAULT_TOP_K = 5
+
+# Integration points of `explain` (predict --explain-steps).
+DEFAULT_EXPLAIN_STEPS = 50

@@ -37,13 +37,13 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl import inference
+from keras_bert_impl.choices import DEFAULT_EXPLAIN_STEPS
 from keras_bert_impl.models import BertClassifier, BertTokenClassifier
 from keras_bert_impl.tasks.entities import TagSet, decode_entities
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.tokenizer import split_words
 
 BASELINES = ("pad", "zero")
-DEFAULT_STEPS = 50
 # Interpolation points per model call: bounds memory at bert_base sizes.
 POINTS_PER_CALL = 16
 
@@ -66,7 +66,7 @@ def explain(
     target=None,
     label_names=None,
     baseline="pad",
-    steps=DEFAULT_STEPS,
+    steps=DEFAULT_EXPLAIN_STEPS,
     seq_len=None,
 ):
     """Integrated-gradients attribution of each word to a label or to each entity.

@@ -3,13 +3,7 @@
 import json
 import sys
 
-from keras_bert_impl.explanations import DEFAULT_STEPS, explain
-from keras_bert_impl.explanation_views import (
-    flat_explanations,
-    format_explanation,
-    write_explanation_html,
-)
-from keras_bert_impl.model_dir import load_model_dir
+from keras_bert_impl.choices import DEFAULT_EXPLAIN_STEPS
 
 
 def add_explain_arguments(parser):
@@ -29,8 +23,8 @@ def add_explain_arguments(parser):
         "entities of this type)",
     )
     parser.add_argument(
-        "--explain-steps", type=int, default=DEFAULT_STEPS,
-        help=f"integration steps (default {DEFAULT_STEPS}); more is slower and more exact",
+        "--explain-steps", type=int, default=DEFAULT_EXPLAIN_STEPS,
+        help=f"integration steps (default {DEFAULT_EXPLAIN_STEPS}); more is slower and more exact",
     )
 
 
@@ -40,6 +34,15 @@ def wants_explanation(args):
 
 def run_explain(args, texts):
     """Explains `texts` with `args.model`; prints and/or writes HTML; returns 0."""
+    # Imported here: `--help` must not wait for TensorFlow.
+    from keras_bert_impl.explanation_views import (
+        flat_explanations,
+        format_explanation,
+        write_explanation_html,
+    )
+    from keras_bert_impl.explanations import explain
+    from keras_bert_impl.model_dir import load_model_dir
+
     if args.saved_model:
         raise ValueError(
             "--explain needs --model (a model directory): the gradients come from the "
