@@ -5,8 +5,9 @@
 
 then pads to `seq_len` with [PAD] (padding_mask 0). When the tokens do not
 fit, the longer segment loses tokens from its end first, one at a time (ties
-shorten B), which is original BERT's `_truncate_seq_pair`; that is the same
-as `tensorflow_text.RoundRobinTrimmer`, which is used here.
+shorten B), which is original BERT's `_truncate_seq_pair` and the result of
+`tensorflow_text.RoundRobinTrimmer` (`trimming.trim_round_robin` does it in
+core ops, so TF Serving builds with an older tensorflow-text load exports).
 
 Example:
     >>> packer = SegmentPacker(seq_len=8, cls_id=2, sep_id=3, pad_id=0)
@@ -21,6 +22,8 @@ Example:
 import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
+
+from keras_bert_impl.text.trimming import trim_round_robin
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")
@@ -78,7 +81,7 @@ class SegmentPacker(keras.layers.Layer):
             segments = [tf.RaggedTensor.from_tensor(tf.convert_to_tensor(s)[tf.newaxis]) for s in segments]
         segments = [tf.cast(s, tf.int32) for s in segments]
         budget = self.seq_len - 1 - len(segments)
-        segments = tf_text.RoundRobinTrimmer(budget).trim(segments)
+        segments = trim_round_robin(segments, budget)
         token_ids, segment_ids = tf_text.combine_segments(
             segments, start_of_sequence_id=self.cls_id, end_of_segment_id=self.sep_id
         )
