@@ -3,10 +3,10 @@
     python tools/export_ops.py saved_models/NAME/1
     python tools/export_ops.py saved_models/NAME/1 --server-binary /usr/bin/tensorflow_model_server
 
-Prints the tensorflow-text ops (the ones a server build may lack, with the
-first tensorflow-text release that has each where it is newer than the
-rest) and the core TensorFlow ops. With --server-binary, names the ops the
-binary does not register and exits 1 if any is missing, so a deployment
+Prints the tensorflow-text ops (the ones a server build may lack, marking
+any that tensorflow-text 2.12, the one in the stock tensorflow/serving
+images, does not register) and the core TensorFlow ops. With
+--server-binary, names the ops the binary does not register and exits 1 if any is missing, so a deployment
 script can refuse a server that would fail with "Op type not registered".
 In the tensorflow/serving container the binary is
 /usr/bin/tensorflow_model_server (copy it out with `docker cp`).
@@ -17,12 +17,14 @@ import os
 import sys
 
 from keras_bert_impl.serving.graph_ops import (
-    FIRST_TENSORFLOW_TEXT_RELEASE,
     exporting_tensorflow_version,
     ops_missing_from_binary,
+    ops_newer_than_tensorflow_text_2_12,
     saved_model_ops,
     tensorflow_text_ops,
 )
+
+NEWER_THAN_STOCK_SERVING = "not in tensorflow-text 2.12: stock tensorflow/serving lacks it"
 
 
 def parse_args(argv):
@@ -40,9 +42,9 @@ def report(saved_model_dir):
         f"{exporting_tensorflow_version(saved_model_dir)} (use a server at least that new)"
     )
     print("tensorflow-text ops (the server must be built with them):")
+    newer = ops_newer_than_tensorflow_text_2_12(op_types)
     for op in text_ops:
-        release = FIRST_TENSORFLOW_TEXT_RELEASE.get(op)
-        print(f"  {op}" + (f"  (tensorflow-text >= {release})" if release else ""))
+        print(f"  {op}" + (f"  ({NEWER_THAN_STOCK_SERVING})" if op in newer else ""))
     print("core TensorFlow ops: " + ", ".join(op for op in op_types if op not in text_ops))
     return op_types
 

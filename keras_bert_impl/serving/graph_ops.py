@@ -10,7 +10,9 @@ Example:
 
 >>> ops = saved_model_ops("saved_models/cls/1")  # doctest: +SKIP
 >>> tensorflow_text_ops(ops)  # doctest: +SKIP
-['FastWordpieceTokenizeWithOffsets', 'NormalizeUTF8', 'TFText>RoundRobinTrim']
+['FastWordpieceTokenizeWithOffsets', 'NormalizeUTF8']
+>>> ops_newer_than_tensorflow_text_2_12(ops)  # doctest: +SKIP
+[]
 """
 
 import os
@@ -18,12 +20,27 @@ import os
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-# The first tensorflow-text release with each op this package's exports use
-# (from tensorflow-text's release notes). Ops missing here are older.
-FIRST_TENSORFLOW_TEXT_RELEASE = {
-    # The kernel-shim RoundRobinTrimmer ("Python ops for new RoundRobinTrimmer kernels").
-    "TFText>RoundRobinTrim": "2.13",
-}
+# The tensorflow-text ops a stock `tensorflow/serving` image registers. Its
+# server links tensorflow-text 2.12.1's `//tensorflow_text:ops_lib` (TF
+# Serving pins `org_tensorflow_text` at 2.12.1; tensorflow/serving pull
+# request #4057); these are the names registered (`REGISTER_OP`, or a
+# kernel-shim `kOpName`) by the `cc_op_defs` of every `ops_lib` dependency in
+# tensorflow/text at tag v2.12.1. `TFText>RoundRobinTrim` is not among them.
+TENSORFLOW_TEXT_2_12_OPS = frozenset(
+    {
+        "CaseFoldUTF8", "ConstrainedSequence", "FastBertNormalize", "FastWordpieceTokenizeWithOffsets",
+        "FindSourceOffsets", "MaxSpanningTree", "NormalizeUTF8", "NormalizeUTF8WithOffsetsMap",
+        "PhraseTokenize", "RegexSplitWithOffsets", "RougeL", "SentenceFragments", "SentenceFragmentsV2",
+        "SentencepieceDetokenizeOp", "SentencepieceIdToStringOp", "SentencepieceOp",
+        "SentencepieceStringToIdOp", "SentencepieceTokenizeOp", "SentencepieceTokenizeWithOffsetsOp",
+        "SentencepieceVocabSizeOp", "SplitMergeTokenizeWithOffsets", "TFText>BoiseTagsToOffsets",
+        "TFText>ByteSplitByOffsets", "TFText>ByteSplitWithOffsets", "TFText>FastSentencepieceDetokenize",
+        "TFText>FastSentencepieceTokenize", "TFText>FastWordpieceDetokenize", "TFText>NgramsStringJoin",
+        "TFText>OffsetsToBoiseTags", "TFText>PhraseDetokenize", "TFText>WhitespaceTokenizeWithOffsetsV2",
+        "TokenizerFromLogits", "UnicodeScriptTokenizeWithOffsets", "WhitespaceTokenizeWithOffsets",
+        "WordpieceTokenizeWithOffsets",
+    }
+)
 # Read a binary in chunks this large, overlapping by the longest op name.
 _CHUNK_BYTES = 1 << 24
 
@@ -58,6 +75,11 @@ def exporting_tensorflow_version(saved_model_dir):
 def tensorflow_text_ops(op_types):
     """The op types core TensorFlow does not define (`tf.raw_ops` lists the core ones)."""
     return sorted(op for op in op_types if not hasattr(tf.raw_ops, op))
+
+
+def ops_newer_than_tensorflow_text_2_12(op_types):
+    """The tensorflow-text ops that the stock `tensorflow/serving` images lack."""
+    return [op for op in tensorflow_text_ops(op_types) if op not in TENSORFLOW_TEXT_2_12_OPS]
 
 
 def ops_missing_from_binary(op_types, binary_path):

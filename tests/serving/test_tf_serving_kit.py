@@ -9,6 +9,7 @@ the TF2 loader.
 """
 
 import importlib.util
+import json
 import os
 import re
 
@@ -19,14 +20,21 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from keras_bert_impl.model_dir import load_model_dir, save_model_dir
-from keras_bert_impl.models import BertTokenClassifier
+from keras_bert_impl.models import BertQuestionAnswerer, BertTokenClassifier
 from keras_bert_impl.serving import export_saved_model
 from keras_bert_impl.serving.deployment import (
     ALLOWED_BATCH_SIZES,
     BATCHING_DEFAULTS,
     write_deployment_files,
 )
-from keras_bert_impl.serving.graph_ops import ops_missing_from_binary, saved_model_ops, tensorflow_text_ops
+from keras_bert_impl.serving.graph_ops import (
+    TENSORFLOW_TEXT_2_12_OPS,
+    ops_missing_from_binary,
+    ops_newer_than_tensorflow_text_2_12,
+    saved_model_ops,
+    tensorflow_text_ops,
+)
+from keras_bert_impl.tasks import question_answering
 from keras_bert_impl.serving.warmup import read_warmup_file
 from tiny_models import make_tiny_model_dir
 
@@ -40,18 +48,25 @@ def _load_tool(name):
 
 
 export_ops = _load_tool("export_ops")  # tools/ is not a package
-TEXT_OPS = ["FastWordpieceTokenizeWithOffsets", "NormalizeUTF8", "TFText>RoundRobinTrim"]
-KINDS = ("classifier", "pretrainer", "token_classifier")
+TEXT_OPS = ["FastWordpieceTokenizeWithOffsets", "NormalizeUTF8"]
+KINDS = ("classifier", "pretrainer", "token_classifier", "question_answerer")
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
-def make_tiny_tagger_dir(path):
-    """A random tiny token classifier (BIO tags) saved at `path`."""
+def make_tiny_task_dir(path, kind):
+    """A random tiny "token_classifier" (BIO tags) or "question_answerer" saved at `path`."""
     classifier_dir = make_tiny_model_dir(path + "-base", "classifier")
     backbone = load_model_dir(classifier_dir, compile=False).model.backbone
-    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
     vocab_file = os.path.join(os.path.dirname(path), "vocab.txt")
-    save_model_dir(path, BertTokenClassifier(backbone, num_classes=len(tags)), vocab_file,
-                   lowercase=True, seq_len=16, label_names=tags)
+    if kind == "token_classifier":
+        model, labels = BertTokenClassifier(backbone, num_classes=len(TAGS)), TAGS
+    else:
+        model, labels = BertQuestionAnswerer(backbone), None
+    save_model_dir(path, model, vocab_file, lowercase=True, seq_len=16, label_names=labels)
+    if kind == "question_answerer":  # windows that fit 16 tokens
+        settings = {"doc_stride": 4, "max_query_length": 6, "max_answer_length": 4, "n_best": 3}
+        with open(os.path.join(path, question_answering.SETTINGS_FILE), "w") as f:
+            json.dump({**settings, "null_threshold": None}, f)
     return path
 
 
@@ -61,7 +76,8 @@ def exports(tmp_path_factory):
     models = {
         kind: make_tiny_model_dir(str(root / "models" / kind), kind) for kind in ("classifier", "pretrainer")
     }
-    models["token_classifier"] = make_tiny_tagger_dir(str(root / "models" / "token_classifier"))
+    for kind in ("token_classifier", "question_answerer"):
+        models[kind] = make_tiny_task_dir(str(root / "models" / kind), kind)
     return {kind: export_saved_model(path, str(root / "saved" / kind), seq_len=16) for kind, path in models.items()}
 
 
@@ -125,15 +141,23 @@ def test_batching_parameters_and_model_config_beside_the_versions(exports):
     assert open(os.path.join(root, "batching_parameters.txt")).read().endswith("# tuned\n")
 
 
-def test_the_graph_names_its_tensorflow_text_ops_and_a_binary_is_checked(exports, tmp_path, capsys):
-    for export in exports.values():
-        assert tensorflow_text_ops(saved_model_ops(export)) == TEXT_OPS
+def test_every_export_uses_only_tensorflow_text_2_12_ops(exports):
+    # The stock tensorflow/serving images register only tensorflow-text 2.12's ops.
+    for kind, export in exports.items():
+        assert tensorflow_text_ops(saved_model_ops(export)) == TEXT_OPS, kind
+    assert set(TEXT_OPS) <= TENSORFLOW_TEXT_2_12_OPS
+    assert ops_newer_than_tensorflow_text_2_12(["MatMul", "NormalizeUTF8", "TFText>RoundRobinTrim"]) == [
+        "TFText>RoundRobinTrim"
+    ]
+
+
+def test_a_server_binary_is_checked_for_the_graph_ops(exports, tmp_path, capsys):
     fake_server = tmp_path / "tensorflow_model_server"
-    # A server built with tensorflow-text 2.12: every op registered but the newer trimmer.
-    registered = [op for op in saved_model_ops(exports["classifier"]) if op != "TFText>RoundRobinTrim"]
+    # A server that registers every op of the graph but the normalizer.
+    registered = [op for op in saved_model_ops(exports["classifier"]) if op != "NormalizeUTF8"]
     fake_server.write_bytes(b"\x7fELF" + b"".join(op.encode() + b"\0" + b"x" * 64 for op in registered))
-    assert ops_missing_from_binary(TEXT_OPS, fake_server) == ["TFText>RoundRobinTrim"]
+    assert ops_missing_from_binary(TEXT_OPS, fake_server) == ["NormalizeUTF8"]
     assert export_ops.main([exports["classifier"], "--server-binary", str(fake_server)]) == 1
     out = capsys.readouterr().out
-    assert "  TFText>RoundRobinTrim  (tensorflow-text >= 2.13)" in out
-    assert out.strip().endswith("lacks 1 op(s): TFText>RoundRobinTrim")
+    assert "  NormalizeUTF8\n" in out and export_ops.NEWER_THAN_STOCK_SERVING not in out
+    assert out.strip().endswith("lacks 1 op(s): NormalizeUTF8")
