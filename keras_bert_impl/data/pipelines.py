@@ -38,6 +38,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_impl.data.packing import pack_examples, unpad
 from keras_bert_impl.text.masking import MlmMasker, sample_pretraining_pairs
 from keras_bert_impl.text.packing import SegmentPacker
 
@@ -302,6 +303,8 @@ def classification_dataset(
     shuffle=True,
     seed=None,
     bucket_by_length=False,
+    pack=False,
+    max_examples_per_row=8,
     drop_remainder=False,
     shuffle_buffer=10_000,
 ):
@@ -319,12 +322,18 @@ def classification_dataset(
         bucket_by_length: group examples of similar length and pad each batch
             only to its bucket's length (a power of two from 16 up to
             seq_len); batch shapes then vary, so leave it off on TPU.
+        pack: pack several examples into each `seq_len` row
+            (`keras_bert_impl.data.packing`); `batch_size` then counts rows.
+            Static shapes, so fine on TPU.
+        max_examples_per_row: example slots per packed row.
         drop_remainder: drop the last short batch (static batch dimension).
         shuffle_buffer: shuffle buffer size.
 
     Returns:
         `tf.data.Dataset` of (x, y): x = {"token_ids", "segment_ids",
         "padding_mask"} int32 [batch, seq_len], y = int32 labels [batch].
+        Packed: (x, y, sample_weight) with x as `pack_examples` makes it and
+        y, sample_weight [batch, max_examples_per_row].
 
     Raises:
         ValueError: elements are not dicts with "text" and "label".
@@ -348,12 +357,18 @@ def classification_dataset(
         return x, tf.cast(example["label"], tf.int32)
 
     encoded = examples.map(encode, num_parallel_calls=AUTOTUNE, deterministic=True)
+    if pack:
+        packed = pack_examples(
+            encoded.map(_unpadded_tokens, num_parallel_calls=AUTOTUNE, deterministic=True),
+            seq_len=seq_len,
+            max_examples_per_row=max_examples_per_row,
+            pad_id=tokenizer.pad_id,
+            shuffle=shuffle,
+            seed=seed,
+        )
+        return packed.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
     if not bucket_by_length:
         return encoded.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
-
-    def unpad(x, label):
-        length = tf.reduce_sum(x["padding_mask"])
-        return {name: value[:length] for name, value in x.items()}, label
 
     lengths = [16]
     while lengths[-1] < seq_len:
@@ -365,7 +380,7 @@ def classification_dataset(
         0,
     )
     return (
-        encoded.map(unpad, num_parallel_calls=AUTOTUNE, deterministic=True)
+        encoded.map(lambda x, label: (unpad(x), label), num_parallel_calls=AUTOTUNE, deterministic=True)
         .bucket_by_sequence_length(
             lambda x, label: tf.shape(x["token_ids"])[0],
             bucket_boundaries=boundaries,
@@ -376,3 +391,8 @@ def classification_dataset(
         )
         .prefetch(AUTOTUNE)
     )
+
+
+def _unpadded_tokens(x, label):
+    x = unpad(x)
+    return {"token_ids": x["token_ids"], "segment_ids": x["segment_ids"]}, label

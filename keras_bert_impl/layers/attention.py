@@ -38,6 +38,10 @@ class BertSelfAttention(keras.layers.Layer):
             only at these positions (keys and values still cover every
             token), `[batch, queries, hidden]`. A last block whose only
             consumer is the pooled [CLS] output needs no other query.
+        example_ids: optional `[batch, seq]` for packed rows (several
+            examples per row): which example (1, 2, ...) each token belongs
+            to, 0 for padding. A token then attends only to the tokens of its
+            own example (block-diagonal attention); `padding_mask` is implied.
 
     Example:
 
@@ -58,7 +62,7 @@ class BertSelfAttention(keras.layers.Layer):
             dropout, dtype=self.dtype_policy, name="probs_dropout"
         )
 
-    def build(self, x_shape, padding_mask_shape=None):
+    def build(self, x_shape, padding_mask_shape=None, example_ids_shape=None):
         hidden_size = x_shape[-1]
         initializer = keras.initializers.TruncatedNormal(
             stddev=self.initializer_range
@@ -84,7 +88,7 @@ class BertSelfAttention(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, x, padding_mask, training=None, query_positions=None):
+    def call(self, x, padding_mask, example_ids=None, training=None, query_positions=None):
         hidden = self.num_heads * self.head_size
         batch, seq = ops.shape(x)[0], ops.shape(x)[1]
         # Variables are [hidden, 3, heads, head_size] for checkpoint interop;
@@ -103,16 +107,17 @@ class BertSelfAttention(keras.layers.Layer):
         # touches seq*head_size instead of seq*seq values.
         query = query * ops.cast(self.head_size**-0.5, query.dtype)
         logits = ops.cast(ops.matmul(query, ops.swapaxes(key, -1, -2)), "float32")
-        # [batch, 1 (heads), 1 (queries), keys]: 0 for real keys, -1e9 for padding.
-        key_bias = (1.0 - ops.cast(padding_mask, "float32")) * -1e9
-        probs = ops.softmax(logits + key_bias[:, None, None, :], axis=-1)
+        bias = _attention_bias(padding_mask, example_ids)
+        if query_positions is not None and example_ids is not None:
+            bias = take_positions(bias, query_positions, axis=2)
+        probs = ops.softmax(logits + bias, axis=-1)
         probs = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
         context = ops.transpose(ops.matmul(probs, value), (0, 2, 1, 3))
         context = ops.reshape(context, (batch, -1, hidden))
         output_kernel = ops.reshape(self.output_kernel, (hidden, -1))
         return ops.matmul(context, output_kernel) + self.output_bias
 
-    def compute_output_shape(self, x_shape, padding_mask_shape=None):
+    def compute_output_shape(self, x_shape, padding_mask_shape=None, example_ids_shape=None):
         return x_shape
 
     def get_config(self):
@@ -140,3 +145,18 @@ def take_positions(x, positions, axis):
     shape = [1] * len(x.shape)
     shape[0], shape[axis] = -1, ops.shape(positions)[1]
     return ops.take_along_axis(x, ops.reshape(positions, shape), axis=axis)
+
+
+def _attention_bias(padding_mask, example_ids):
+    """0 where a query may attend to a key, -1e9 elsewhere, float32.
+
+    Unpacked rows get `[batch, 1, 1, keys]` (only padded keys are hidden);
+    packed rows get the block-diagonal `[batch, 1, queries, keys]`, which
+    costs a seq x seq comparison, so it is built only when asked for.
+    """
+    if example_ids is None:
+        allowed = ops.cast(padding_mask, "bool")[:, None, None, :]
+    else:
+        same_example = example_ids[:, :, None] == example_ids[:, None, :]
+        allowed = ops.logical_and(same_example, example_ids[:, None, :] > 0)[:, None]
+    return ops.where(allowed, 0.0, -1e9)

@@ -8,6 +8,9 @@ from keras import ops
 class BertEmbeddings(keras.layers.Layer):
     """Sums token, position and segment embeddings, then LayerNorm and dropout.
 
+    Positions are 0, 1, 2, ... along the row unless `position_ids` are given
+    (packed rows restart them at 0 for each example).
+
     The token embedding is exposed as `token_embedding` so that the masked-LM
     head can tie its output projection to it.
 
@@ -69,7 +72,7 @@ class BertEmbeddings(keras.layers.Layer):
             dropout, dtype=self.dtype_policy, name="dropout"
         )
 
-    def build(self, token_ids_shape, segment_ids_shape=None):
+    def build(self, token_ids_shape, segment_ids_shape=None, position_ids_shape=None):
         self.token_embedding.build(token_ids_shape)
         self.segment_embedding.build(token_ids_shape)
         self.position_embeddings = self.add_weight(
@@ -82,17 +85,22 @@ class BertEmbeddings(keras.layers.Layer):
         self.layer_norm.build((*token_ids_shape, self.hidden_size))
         self.built = True
 
-    def call(self, token_ids, segment_ids, training=None):
-        seq_len = ops.shape(token_ids)[1]
-        positions = ops.cast(self.position_embeddings[:seq_len], self.compute_dtype)
+    def call(self, token_ids, segment_ids, position_ids=None, training=None):
+        if position_ids is None:
+            seq_len = ops.shape(token_ids)[1]
+            positions = self.position_embeddings[:seq_len][None]
+        else:
+            positions = ops.take(self.position_embeddings, position_ids, axis=0)
         x = (
             self.token_embedding(token_ids)
             + self.segment_embedding(segment_ids)
-            + positions[None]
+            + ops.cast(positions, self.compute_dtype)
         )
         return self.dropout_layer(self.layer_norm(x), training=training)
 
-    def compute_output_shape(self, token_ids_shape, segment_ids_shape=None):
+    def compute_output_shape(
+        self, token_ids_shape, segment_ids_shape=None, position_ids_shape=None
+    ):
         return (*token_ids_shape, self.hidden_size)
 
     def get_config(self):

@@ -10,8 +10,9 @@ from keras_bert_impl.layers.attention import BertSelfAttention, take_positions
 class BertEncoderBlock(keras.layers.Layer):
     """Self-attention and feed-forward sublayers, each `LayerNorm(x + f(x))`.
 
-    Call args are those of `BertSelfAttention`; with `query_positions` the
-    block computes its output at those positions only.
+    Call args are those of `BertSelfAttention`: `example_ids` for packed
+    rows; with `query_positions` the block computes its output at those
+    positions only.
 
     Args:
         num_heads: attention heads.
@@ -49,7 +50,7 @@ class BertEncoderBlock(keras.layers.Layer):
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
 
-    def build(self, x_shape, padding_mask_shape=None):
+    def build(self, x_shape, padding_mask_shape=None, example_ids_shape=None):
         hidden_size = x_shape[-1]
         policy = self.dtype_policy
         initializer = keras.initializers.TruncatedNormal(
@@ -89,9 +90,9 @@ class BertEncoderBlock(keras.layers.Layer):
         self.output_layer_norm.build(x_shape)
         self.built = True
 
-    def call(self, x, padding_mask, training=None, query_positions=None):
+    def call(self, x, padding_mask, example_ids=None, training=None, query_positions=None):
         attended = self.attention(
-            x, padding_mask, training=training, query_positions=query_positions
+            x, padding_mask, example_ids, training=training, query_positions=query_positions
         )
         if query_positions is not None:
             x = take_positions(x, query_positions, axis=1)
@@ -103,7 +104,7 @@ class BertEncoderBlock(keras.layers.Layer):
             x + self.dropout_layer(transformed, training=training)
         )
 
-    def compute_output_shape(self, x_shape, padding_mask_shape=None):
+    def compute_output_shape(self, x_shape, padding_mask_shape=None, example_ids_shape=None):
         return x_shape
 
     def get_config(self):

@@ -14,6 +14,9 @@ def _initializer(stddev):
 class BertPooler(keras.layers.Layer):
     """Dense + tanh on the first ([CLS]) position: BERT's `pooled_output`.
 
+    Packed rows pass `cls_positions` (`[batch, examples]`, the [CLS] position
+    of each example in its row) and get `[batch, examples, hidden]`.
+
     Example:
 
     >>> BertPooler(hidden_size=8)(ops.ones((2, 5, 8))).shape
@@ -32,15 +35,19 @@ class BertPooler(keras.layers.Layer):
             name="dense",
         )
 
-    def build(self, sequence_shape):
-        self.dense.build((sequence_shape[0], sequence_shape[-1]))
+    def build(self, sequence_output_shape, cls_positions_shape=None):
+        self.dense.build((sequence_output_shape[0], sequence_output_shape[-1]))
         self.built = True
 
-    def call(self, sequence_output):
-        return self.dense(sequence_output[:, 0])
+    def call(self, sequence_output, cls_positions=None):
+        if cls_positions is None:
+            return self.dense(sequence_output[:, 0])
+        return self.dense(ops.take_along_axis(sequence_output, cls_positions[:, :, None], axis=1))
 
-    def compute_output_shape(self, sequence_shape):
-        return (sequence_shape[0], self.hidden_size)
+    def compute_output_shape(self, sequence_output_shape, cls_positions_shape=None):
+        if cls_positions_shape is None:
+            return (sequence_output_shape[0], self.hidden_size)
+        return (*cls_positions_shape, self.hidden_size)
 
     def get_config(self):
         config = super().get_config()
@@ -150,7 +157,8 @@ class ClassificationHead(keras.layers.Layer):
 
     Used on the pooled output both for downstream classification and, with
     `num_classes=2`, as BERT's next-sentence-prediction head; on the sequence
-    output (`[batch, seq, hidden]`) it classifies every token.
+    output (`[batch, seq, hidden]`) it classifies every token, and on packed
+    rows' `[batch, examples, hidden]` pooled outputs it gives one row per example.
 
     Example:
 

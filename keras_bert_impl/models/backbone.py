@@ -6,6 +6,33 @@ from keras_bert_impl.config import BertConfig
 from keras_bert_impl.layers import BertEmbeddings, BertEncoderBlock, BertPooler
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
+# Optional inputs of packed rows (several examples per row), made by
+# `keras_bert_impl.data.packing`; callers that leave them out get BERT's
+# plain path, at its plain speed.
+PACKED_INPUT_NAMES = ("example_ids", "position_ids", "cls_positions")
+
+
+def model_inputs(extra_names=()):
+    """`keras.Input`s for the backbone's inputs (packed ones optional) + `extra_names`."""
+    inputs = {
+        name: keras.Input(shape=(None,), dtype="int32", name=name)
+        for name in (*INPUT_NAMES, *extra_names)
+    }
+    for name in PACKED_INPUT_NAMES:
+        inputs[name] = keras.Input(shape=(None,), dtype="int32", name=name, optional=True)
+    return inputs
+
+
+def with_packed_inputs(inputs):
+    """`inputs` with None for each packed input it lacks (Keras wants every key)."""
+    if not isinstance(inputs, dict) or all(name in inputs for name in PACKED_INPUT_NAMES):
+        return inputs
+    return {**{name: None for name in PACKED_INPUT_NAMES}, **inputs}
+
+
+def backbone_inputs(inputs):
+    """The entries of a model's `inputs` dict that the backbone takes."""
+    return {name: inputs[name] for name in (*INPUT_NAMES, *PACKED_INPUT_NAMES)}
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")
@@ -17,6 +44,14 @@ class BertBackbone(keras.Model):
     `[batch, seq]` with any `seq` up to `config.max_position_embeddings`.
     Outputs are `sequence_output` `[batch, seq, hidden]` and `pooled_output`
     `[batch, hidden]` (dense + tanh on [CLS]).
+
+    Packed rows (several examples per row, `keras_bert_impl.data.packing`)
+    add `example_ids` and `position_ids` (`[batch, seq]`: attention stays
+    within each example and positions restart at 0 for each) and
+    `cls_positions` (`[batch, examples]`), which makes `pooled_output`
+    `[batch, examples, hidden]`, one per example. Without them the model runs
+    BERT's plain path. The model's symbolic output shapes are those of the
+    packed path, the fullest one.
 
     Args:
         config: a `BertConfig` (or its `to_dict()` form).
@@ -36,10 +71,7 @@ class BertBackbone(keras.Model):
         if isinstance(config, dict):
             config = BertConfig.from_dict(config)
         dtype = kwargs.pop("dtype", None)
-        inputs = {
-            name: keras.Input(shape=(None,), dtype="int32", name=name)
-            for name in INPUT_NAMES
-        }
+        inputs = model_inputs()
         embeddings = BertEmbeddings(
             vocab_size=config.vocab_size,
             hidden_size=config.hidden_size,
@@ -51,7 +83,7 @@ class BertBackbone(keras.Model):
             dtype=dtype,
             name="embeddings",
         )
-        x = embeddings(inputs["token_ids"], inputs["segment_ids"])
+        x = embeddings(inputs["token_ids"], inputs["segment_ids"], inputs["position_ids"])
         for index in range(config.num_layers):
             x = BertEncoderBlock(
                 num_heads=config.num_heads,
@@ -63,13 +95,13 @@ class BertBackbone(keras.Model):
                 initializer_range=config.initializer_range,
                 dtype=dtype,
                 name=f"encoder_layer_{index}",
-            )(x, inputs["padding_mask"])
+            )(x, inputs["padding_mask"], inputs["example_ids"])
         pooled = BertPooler(
             config.hidden_size,
             initializer_range=config.initializer_range,
             dtype=dtype,
             name="pooler",
-        )(x)
+        )(x, inputs["cls_positions"])
         outputs = {"sequence_output": x, "pooled_output": pooled}
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.config = config
@@ -100,6 +132,9 @@ class BertBackbone(keras.Model):
         cls_position = keras.ops.zeros_like(padding_mask[:, :1])
         x = last(x, padding_mask, training=training, query_positions=cls_position)
         return self.get_layer("pooler")(x)
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(with_packed_inputs(inputs), *args, **kwargs)
 
     @property
     def token_embedding(self):

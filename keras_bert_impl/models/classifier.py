@@ -3,8 +3,8 @@
 import keras
 
 from keras_bert_impl.layers import ClassificationHead
-from keras_bert_impl.models.backbone import INPUT_NAMES
-from keras_bert_impl.models.task import BertTask
+from keras_bert_impl.models.backbone import backbone_inputs, model_inputs
+from keras_bert_impl.models.task import BertTask, sparse_cross_entropy
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")
@@ -12,8 +12,10 @@ class BertClassifier(BertTask):
     """Classifies a text (or text pair) from BERT's pooled [CLS] output.
 
     Takes the backbone's inputs and returns `[batch, num_classes]` float32
-    logits. `compile()` defaults to sparse cross-entropy from logits and
-    accuracy.
+    logits; packed rows (`cls_positions` given) give `[batch, examples,
+    num_classes]`, one row per example. `compile()` defaults to sparse
+    cross-entropy from logits and accuracy, both weighted by the sample
+    weights when there are any (packed rows weigh their empty slots 0).
 
     Args:
         backbone: a `BertBackbone`.
@@ -34,11 +36,8 @@ class BertClassifier(BertTask):
             )
         config = backbone.config
         dropout = config.hidden_dropout if dropout is None else dropout
-        inputs = {
-            name: keras.Input(shape=(None,), dtype="int32", name=name)
-            for name in INPUT_NAMES
-        }
-        pooled = backbone(inputs)["pooled_output"]
+        inputs = model_inputs()
+        pooled = backbone(backbone_inputs(inputs))["pooled_output"]
         logits = ClassificationHead(
             num_classes,
             dropout=dropout,
@@ -51,13 +50,15 @@ class BertClassifier(BertTask):
         self.num_classes = num_classes
         self.dropout = dropout
 
-    def compile(self, optimizer="adam", loss="auto", metrics="auto", **kwargs):
+    def compile(self, optimizer="adam", loss="auto", weighted_metrics="auto", **kwargs):
         """Compiles with cross-entropy and accuracy unless given others."""
         if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+            loss = sparse_cross_entropy()
+        if weighted_metrics == "auto":
+            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        super().compile(
+            optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
+        )
 
     def logits(self, inputs):
         """Inference logits, equal to `self(inputs, training=False)`, from

@@ -3,8 +3,8 @@
 import keras
 
 from keras_bert_impl.layers import ClassificationHead, MaskedLMHead
-from keras_bert_impl.models.backbone import INPUT_NAMES
-from keras_bert_impl.models.task import BertTask
+from keras_bert_impl.models.backbone import backbone_inputs, model_inputs
+from keras_bert_impl.models.task import BertTask, sparse_cross_entropy
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")
@@ -40,11 +40,8 @@ class BertPretrainer(BertTask):
     def __init__(
         self, backbone, nsp=False, mlm_hidden_act=None, mlm_layer_norm_eps=None, **kwargs
     ):
-        inputs = {
-            name: keras.Input(shape=(None,), dtype="int32", name=name)
-            for name in (*INPUT_NAMES, "mask_positions")
-        }
-        encoded = backbone({name: inputs[name] for name in INPUT_NAMES})
+        inputs = model_inputs(extra_names=("mask_positions",))
+        encoded = backbone(backbone_inputs(inputs))
         config = backbone.config
         mlm_head = MaskedLMHead(
             backbone.token_embedding,
@@ -72,9 +69,9 @@ class BertPretrainer(BertTask):
     def compile(self, optimizer="adam", loss="auto", weighted_metrics="auto", **kwargs):
         """Compiles with BERT's losses unless `loss` / metrics are given."""
         if loss == "auto":
-            loss = {"mlm": _sparse_cross_entropy()}
+            loss = {"mlm": sparse_cross_entropy()}
             if self.nsp:
-                loss["nsp"] = _sparse_cross_entropy()
+                loss["nsp"] = sparse_cross_entropy()
         if weighted_metrics == "auto":
             # Keras prefixes metric names with the output name only when there
             # are several outputs; name it so the key is "mlm_accuracy" always.
@@ -99,11 +96,3 @@ class BertPretrainer(BertTask):
             "mlm_hidden_act": self.mlm_hidden_act,
             "mlm_layer_norm_eps": self.mlm_layer_norm_eps,
         }
-
-
-def _sparse_cross_entropy():
-    # Divide by the sum of the weights, not the number of slots, so padded
-    # mask positions neither add loss nor dilute it.
-    return keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, reduction="mean_with_sample_weight"
-    )

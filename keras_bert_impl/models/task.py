@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_bert_impl.models.backbone import with_packed_inputs
+
 
 class BertTask(keras.Model):
     """A functional model that owns a backbone and rebuilds itself from config.
@@ -12,6 +14,10 @@ class BertTask(keras.Model):
     including the optimizer, because `compile()` (with this package's default
     losses) is replayed from the saved compile config.
     """
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Unpacked batches leave out the packed inputs (see BertBackbone).
+        return super().__call__(with_packed_inputs(inputs), *args, **kwargs)
 
     def task_config(self):
         """Returns the constructor arguments other than the backbone."""
@@ -35,3 +41,15 @@ class BertTask(keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+def sparse_cross_entropy():
+    """Cross-entropy from logits, averaged over the sample weights' sum.
+
+    Dividing by the sum of the weights, not the number of slots, means padded
+    mask positions and empty slots of packed rows neither add loss nor dilute
+    it; without weights it is the plain mean.
+    """
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="mean_with_sample_weight"
+    )
