@@ -3,7 +3,7 @@ batches, step timing and the printed table.
 
 Every benchmark builds this package's model and keras-hub's model with the
 same sizes, precision and optimizer in one process and measures them
-alternately (ours, keras-hub, ours, ...), so a noisy neighbour on a shared
+alternately, in an order drawn anew each round, so a noisy neighbour on a shared
 machine slows both about equally; the reported numbers are medians over the
 repeats and the ratio of the medians.
 
@@ -16,6 +16,7 @@ Example:
 
 import os
 import platform
+import random
 import statistics
 import subprocess
 import time
@@ -143,16 +144,21 @@ def fit_steps_per_second(model, dataset, steps):
     return timer.steps_per_second()
 
 
-def alternate(measures, repeats):
-    """Calls each `measures[name]()` in turn, `repeats` times round.
+def alternate(measures, repeats, seed=0):
+    """Calls each `measures[name]()` once per round, `repeats` rounds.
+
+    The order within a round is drawn anew each round (seeded), so neither
+    package always runs first, right after the other has warmed the caches or
+    while a neighbour's job starts.
 
     Returns:
         `{name: [value per repeat]}`.
     """
+    order_rng = random.Random(seed)
     results = {name: [] for name in measures}
     for _ in range(repeats):
-        for name, measure in measures.items():
-            results[name].append(measure())
+        for name in order_rng.sample(sorted(measures), len(measures)):
+            results[name].append(measures[name]())
     return results
 
 

@@ -48,3 +48,4 @@ from keras_bert_impl.tasks.question_answering import answer_questions  # noqa: E
 from keras_bert_impl.tasks.squad_metrics import squad_scores  # noqa: E402
 from keras_bert_impl.data.squad import squad_examples  # noqa: E402
 from keras_bert_impl.text.windows import make_windows  # noqa: E402
+from keras_bert_impl.data.packing import pack_examples, packing_efficiency  # noqa: E402

@@ -13,6 +13,7 @@ from keras_bert_impl.config import PRESETS, BertConfig
 from keras_bert_impl.convert.huggingface import load_huggingface
 from keras_bert_impl.convert.task_heads import has_huggingface_task_head, load_huggingface_task
 from keras_bert_impl.data import sources
+from keras_bert_impl.data.packing import packing_efficiency
 from keras_bert_impl.model_dir import (
     VOCAB_FILE,
     is_model_dir,
@@ -138,9 +139,8 @@ def finetune(args):
     train_data = shard_by_data(train.dataset)
     eval_source, eval_split = _eval_source(args)
     evaluation = task.load_data(args, tokenizer, eval_source, train.label_names, eval_split, training=False)
-    steps_per_epoch = int(train_data.cardinality())
-    if steps_per_epoch < 0:
-        steps_per_epoch = int(train_data.reduce(0, lambda n, _: n + 1))
+    efficiency, steps_per_epoch = packing_efficiency(train_data)
+    print(f"training rows of {args.seq_len} tokens: {efficiency:.0%} of the tokens are real text")
     with strategy.scope():
         model = task.build_model(backbone, train.label_names, args)
         model.compile(
@@ -153,12 +153,16 @@ def finetune(args):
     print(f"fine-tuning for {task.NAME}{labels} for {args.epochs} epoch(s) of {steps_per_epoch} steps")
     history, backup_dir = common.fit_resumably(
         model,
-        train_data,
+        train_data.repeat(),
         args,
         strategy,
         output_dir,
         validation_data=evaluation.dataset,
         epochs=args.epochs,
+        # Packed passes differ slightly in their number of rows; a fixed step
+        # count per epoch over the repeated data keeps Keras' epochs (and the
+        # learning-rate schedule) exact.
+        steps_per_epoch=steps_per_epoch,
     )
     metrics = task.evaluate(model, evaluation)
     common.save_run(

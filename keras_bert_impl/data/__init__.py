@@ -5,6 +5,7 @@ from keras_bert_impl.data.embedded import (
     embedded_pretraining_documents,
     embedded_texts,
 )
+from keras_bert_impl.data.packing import pack_examples, packing_efficiency
 from keras_bert_impl.data.pipelines import classification_dataset, pretraining_dataset
 from keras_bert_impl.data.sources import (
     classification_examples,

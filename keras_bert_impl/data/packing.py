@@ -160,6 +160,25 @@ class _Placement:
         return tf.reshape(flat, [self.num_rows, self.seq_len])
 
 
+def batch_rows(rows, examples_per_batch, drop_remainder=False, sample_rows=256):
+    """Batches packed rows so that a batch holds about `examples_per_batch` examples.
+
+    Keeps the optimiser's view of a step (its examples) what it was without
+    packing: the rows per batch are `examples_per_batch` divided by the mean
+    examples per row, measured on the first `sample_rows` rows.
+
+    Returns:
+        `(batches, rows_per_batch)`.
+    """
+    weights = rows.take(sample_rows).map(lambda x, targets, weights: weights)
+    used, count = weights.reduce(
+        (0.0, 0.0), lambda totals, w: (totals[0] + tf.reduce_sum(w), totals[1] + 1.0)
+    )
+    examples_per_row = float(used) / max(float(count), 1.0)
+    rows_per_batch = max(1, round(examples_per_batch / max(examples_per_row, 1.0)))
+    return rows.batch(rows_per_batch, drop_remainder=drop_remainder), rows_per_batch
+
+
 def unpad(x):
     """Cuts a padded example `{name: [seq_len]}` to its real length."""
     length = tf.reduce_sum(x["padding_mask"])

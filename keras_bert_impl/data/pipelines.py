@@ -38,7 +38,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_impl.data.packing import pack_examples, unpad
+from keras_bert_impl.data.packing import batch_rows, pack_examples, unpad
 from keras_bert_impl.text.masking import MlmMasker, sample_pretraining_pairs
 from keras_bert_impl.text.packing import SegmentPacker
 
@@ -304,7 +304,7 @@ def classification_dataset(
     seed=None,
     bucket_by_length=False,
     pack=False,
-    max_examples_per_row=8,
+    max_examples_per_row=None,
     drop_remainder=False,
     shuffle_buffer=10_000,
 ):
@@ -323,9 +323,10 @@ def classification_dataset(
             only to its bucket's length (a power of two from 16 up to
             seq_len); batch shapes then vary, so leave it off on TPU.
         pack: pack several examples into each `seq_len` row
-            (`keras_bert_impl.data.packing`); `batch_size` then counts rows.
-            Static shapes, so fine on TPU.
-        max_examples_per_row: example slots per packed row.
+            (`keras_bert_impl.data.packing`); a batch then holds about
+            `batch_size` examples in fewer rows. Static shapes, so fine on TPU.
+        max_examples_per_row: example slots per packed row (default
+            `seq_len // 8`).
         drop_remainder: drop the last short batch (static batch dimension).
         shuffle_buffer: shuffle buffer size.
 
@@ -361,12 +362,13 @@ def classification_dataset(
         packed = pack_examples(
             encoded.map(_unpadded_tokens, num_parallel_calls=AUTOTUNE, deterministic=True),
             seq_len=seq_len,
-            max_examples_per_row=max_examples_per_row,
+            max_examples_per_row=max_examples_per_row or max(1, seq_len // 8),
             pad_id=tokenizer.pad_id,
             shuffle=shuffle,
             seed=seed,
         )
-        return packed.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
+        batches, _ = batch_rows(packed, batch_size, drop_remainder=drop_remainder)
+        return batches.prefetch(AUTOTUNE)
     if not bucket_by_length:
         return encoded.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
 

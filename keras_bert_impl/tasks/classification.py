@@ -5,6 +5,8 @@ Data: .tsv/.csv/.jsonl files, "tfds:NAME" or "embedded" (see
 per-class precision/recall/F1. The task interface is in `tasks/__init__.py`.
 """
 
+import argparse
+
 import numpy as np
 
 from keras_bert_impl.data import pipelines, sources
@@ -27,13 +29,19 @@ def add_arguments(parser):
     )
     parser.add_argument("--label-column", default="label", help="column of the label (default label)")
     parser.add_argument(
-        "--bucket-by-length", action="store_true",
-        help="classification: pad each batch only to its length bucket (faster; not for TPU)",
+        "--pack", action=argparse.BooleanOptionalAction, default=True,
+        help="classification: train on rows that pack several short examples each, so "
+        "little compute goes to padding (default on; static shapes, fine on TPU)",
+    )
+    parser.add_argument(
+        "--bucket-by-length", action=argparse.BooleanOptionalAction, default=True,
+        help="classification: pad each evaluation batch (and training batch with --no-pack) "
+        "only to its power-of-two length bucket (default on; turn off on TPU, which wants one shape)",
     )
 
 
 def load_data(args, tokenizer, source, label_names, split, training):
-    """Packed `(x, label)` batches; shuffled when `training`."""
+    """`(x, label)` batches; for training shuffled and, with --pack, packed rows."""
     examples, label_names = sources.classification_examples(
         source,
         text_column=args.text_column,
@@ -50,6 +58,7 @@ def load_data(args, tokenizer, source, label_names, split, training):
         shuffle=training,
         seed=args.seed,
         bucket_by_length=getattr(args, "bucket_by_length", False),
+        pack=training and getattr(args, "pack", False),
     )
     return TaskData(dataset, label_names)
 

@@ -1,0 +1,100 @@
+"""The main job's figures: its wall-clock, its classifier's eval accuracy against
+a bag-of-words naive Bayes baseline on the same embedded split, and its
+masked-LM's fill-mask on held-out sentences.
+
+The baseline is multinomial naive Bayes over lower-cased words with add-one
+smoothing, trained on the embedded "train" split and scored on "validation",
+the split the main job's classifier is scored on. No library in the stack
+ships naive Bayes (scikit-learn is not a dependency), and it is a dozen lines.
+
+Examples:
+
+    python benchmarks/bench_main_job.py              # run `python train_tf.py`, then score it
+    python benchmarks/bench_main_job.py --no-run     # score the existing runs/default
+    python benchmarks/bench_main_job.py --baseline-only
+"""
+
+import argparse
+import collections
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+from keras_bert_impl.cli import default_job  # noqa: E402
+from keras_bert_impl.data.embedded import embedded_classification  # noqa: E402
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-run", dest="run", action="store_false",
+                        help="score the existing runs/default instead of running the main job")
+    parser.add_argument("--baseline-only", action="store_true", help="only the naive Bayes baseline")
+    return parser.parse_args(argv)
+
+
+def words(text):
+    return _WORD.findall(text.lower())
+
+
+def split_texts(split):
+    dataset, label_names = embedded_classification(split)
+    texts = [example["text"].numpy().decode() for example in dataset]
+    labels = [int(example["label"]) for example in dataset]
+    return texts, labels, label_names
+
+
+def naive_bayes_accuracy():
+    """Multinomial naive Bayes, train on "train", accuracy on "validation"."""
+    texts, labels, label_names = split_texts("train")
+    word_counts = [collections.Counter() for _ in label_names]
+    for text, label in zip(texts, labels):
+        word_counts[label].update(words(text))
+    vocabulary = set().union(*word_counts)
+    priors = [math.log(labels.count(label) / len(labels)) for label in range(len(label_names))]
+    totals = [sum(counts.values()) + len(vocabulary) for counts in word_counts]
+
+    def predict(text):
+        scores = [
+            prior + sum(math.log((counts[w] + 1) / total) for w in words(text) if w in vocabulary)
+            for prior, counts, total in zip(priors, word_counts, totals)
+        ]
+        return max(range(len(scores)), key=scores.__getitem__)
+
+    eval_texts, eval_labels, _ = split_texts("validation")
+    correct = sum(predict(text) == label for text, label in zip(eval_texts, eval_labels))
+    return correct / len(eval_labels)
+
+
+def run_main_job():
+    """Runs `python train_tf.py` as a user does; returns its wall-clock seconds."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "train_tf.py"], cwd=REPO_ROOT, check=True)
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    baseline = naive_bayes_accuracy()
+    print(f"bag-of-words naive Bayes, embedded validation split: accuracy {baseline:.4f}")
+    if args.baseline_only:
+        return
+    seconds = run_main_job() if args.run else None
+    metrics_file = os.path.join(REPO_ROOT, default_job.RUN_DIR, "classifier", "metrics.json")
+    with open(metrics_file) as f:
+        accuracy = json.load(f)["accuracy"]
+    if seconds is not None:
+        print(f"main job: {seconds / 60:.1f} minutes")
+    print(f"main job classifier: accuracy {accuracy:.4f} ({accuracy - baseline:+.4f} vs naive Bayes)")
+
+
+if __name__ == "__main__":
+    main()
