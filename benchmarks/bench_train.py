@@ -8,8 +8,9 @@ both the same synthetic batch (MLM: 20 masked positions at seq 128, vocab
 30522) and measures them alternately in this process. Warm-up fits (tracing)
 are excluded; each repeat is one `fit` of `--steps` steps, timed from the end
 of its first step to the end of its last; the table shows median
-sequences/s, the ratio ours / keras-hub and model FLOPs utilisation against
-`--peak-gflops` (from `peak.py`) when given.
+sequences/s, the ratio ours / keras-hub and, with `--mfu`, model FLOPs
+utilisation against the matmul peak of the run's dtype, measured by
+`peak.py`'s matmul in this process, alternated with the fits.
 
 `--input-check` instead compares this package's MLM step rate on the
 synthetic batch with the same model fed by `keras_bert_impl.data.pipelines`
@@ -33,6 +34,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 import keras  # noqa: E402
+import peak  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+PEAK = "matmul peak"
 
 
 def parse_args(argv=None):
@@ -53,8 +58,9 @@ def parse_args(argv=None):
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--only", choices=[common.OURS, common.HUB],
                         help="measure one package only (A/B of a change)")
-    parser.add_argument("--peak-gflops", type=float,
-                        help="measured float32 matmul peak (peak.py) for the MFU column")
+    parser.add_argument("--mfu", action="store_true",
+                        help="also measure the matmul peak of the run's dtype (peak.py's 2048^2 matmul), "
+                        "alternated with the fits in this process, for the MFU column")
     parser.add_argument("--input-check", action="store_true",
                         help="synthetic vs real (embedded corpus) input for this package's MLM")
     parser.add_argument("--json", help="also write the results to this JSON file")
@@ -74,16 +80,17 @@ def measure_config(args, preset, task, precision):
         model.fit(datasets[name], epochs=1, verbose=0,
                   steps_per_epoch=max(args.warmup_steps, 1) * args.steps_per_execution)
     steps = max(args.steps, 2) * args.steps_per_execution
-    rates = common.alternate(
-        {name: (lambda n=name: common.fit_steps_per_second(models[n], datasets[n], steps))
-         for name in models},
-        args.repeats,
-    )
+    measures = {name: (lambda n=name: common.fit_steps_per_second(models[n], datasets[n], steps))
+                for name in models}
+    if args.mfu:
+        measures[PEAK] = peak.matmul_gflops(2048, tf.bfloat16 if "bfloat16" in precision else tf.float32)
+    rates = common.alternate(measures, args.repeats)
+    peak_gflops = common.median(rates.pop(PEAK)) if args.mfu else None
     config = common.bert_config(preset, args.vocab_size)
     flops = common.training_flops_per_sequence(config, task, args.seq_len)
     result = {"config": preset, "task": task, "precision": precision,
               "batch_size": args.batch_size, "seq_len": args.seq_len,
-              "train_gflop_per_sequence": flops / 1e9}
+              "train_gflop_per_sequence": flops / 1e9, "peak_gflops": peak_gflops}
     for name, values in rates.items():
         sequences = [v * args.batch_size for v in values]
         result[name] = {"sequences_per_s": common.median(sequences), "runs": sequences,
@@ -164,14 +171,14 @@ def main(argv=None):
             for precision in args.precisions.split(","):
                 for task in args.tasks.split(","):
                     results.append(measure_config(args, preset, task, precision))
-                    print_results(results[-1:], args.peak_gflops, header=len(results) == 1)
+                    print_results(results[-1:], header=len(results) == 1)
                     sys.stdout.flush()
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
 
 
-def print_results(results, peak_gflops, header=True):
+def print_results(results, header=True):
     rows = []
     for r in results:
         row = [r["config"], r["task"], r["precision"]]
@@ -180,10 +187,12 @@ def print_results(results, peak_gflops, header=True):
         row.append(f"{r['ratio']:.2f}x" if "ratio" in r else "-")
         ours = r.get(common.OURS)
         row.append(f"{ours['gflops']:.0f}" if ours else "-")
-        row.append(f"{100 * ours['gflops'] / peak_gflops:.0f}%" if ours and peak_gflops else "-")
+        peak_gflops = r.get("peak_gflops")
+        row.append(f"{100 * ours['gflops'] / peak_gflops:.0f}% of {peak_gflops:.0f}"
+                   if ours and peak_gflops else "-")
         rows.append(row)
     columns = ["config", "task", "precision", "ours seq/s", "keras-hub seq/s", "ratio",
-               "ours GFLOP/s", "ours MFU"]
+               "ours GFLOP/s", "ours MFU (of the dtype's matmul peak)"]
     if header:
         common.print_table(columns, rows)
     else:

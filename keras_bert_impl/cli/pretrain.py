@@ -1,5 +1,6 @@
 """`train_tf.py pretrain`: masked-LM (+ NSP) pretraining through `model.fit`."""
 
+import argparse
 import functools
 import math
 import os
@@ -8,6 +9,7 @@ import warnings
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
 from keras_bert_impl.data import pipelines, shards, sources
+from keras_bert_impl.data.packing import packing_efficiency
 from keras_bert_impl.model_dir import VOCAB_FILE
 from keras_bert_impl.models import BertPretrainer, bert_backbone
 from keras_bert_impl.text import Tokenizer, learn_vocab
@@ -72,6 +74,12 @@ def register(subparsers):
         help="mask all WordPieces of a word together",
     )
     parser.add_argument(
+        "--pack", action=argparse.BooleanOptionalAction, default=True,
+        help="pack several short segments into each --seq-len row, so little compute goes to "
+        "padding (default on; static shapes, fine on TPU; --corpus input only, prepared "
+        "--data shards are read one example per row)",
+    )
+    parser.add_argument(
         "--max-predictions", type=int,
         help="masked tokens per sequence (default: 15%% of --seq-len, rounded up)",
     )
@@ -107,6 +115,7 @@ def pretrain(args):
     steps_per_epoch, epochs = _schedule(args, data)
     start_batch = backup_batches(common.backup_dir_for(output_dir, strategy), steps_per_epoch)
     pretrainer = _compiled_pretrainer(config, args, strategy, steps_per_epoch * epochs)
+    print(data.describe_rows(args.seq_len))
     print(
         f"pretraining {config.num_layers} layers / hidden {config.hidden_size} / vocab "
         f"{config.vocab_size} for {steps_per_epoch * epochs} steps of {args.batch_size} "
@@ -164,8 +173,16 @@ class _CorpusData:
             nsp=args.nsp,
             whole_word_masking=args.whole_word_masking,
             seed=args.seed,
+            pack=args.pack,
         )
+        self._pack = args.pack
         self._corpus = " ".join(args.corpus)
+
+    def describe_rows(self, seq_len):
+        """How much of each row is text, measured on the first batches."""
+        efficiency, _ = packing_efficiency(self._build(epochs=1), max_batches=20)
+        layout = "packed" if self._pack else "one example each"
+        return f"rows of {seq_len} tokens ({layout}): {efficiency:.0%} of the tokens are real text"
 
     def batches_per_pass(self):
         """Batches in one pass over the corpus (it is read once to count them)."""
@@ -226,6 +243,9 @@ class _ShardData:
 
     def check_not_empty(self):
         self.batches_per_pass()
+
+    def describe_rows(self, seq_len):
+        return f"rows of {seq_len} tokens, one prepared example each"
 
     def stream(self, start_batch):
         args = self._args

@@ -86,6 +86,29 @@ def pack_examples(
     return rows
 
 
+def pack_padded_rows(rows, *, seq_len, max_examples_per_row, pad_id=0, shuffle=False, seed=None):
+    """`pack_examples` for examples already padded to `seq_len` (SegmentPacker's output).
+
+    Args:
+        rows: `tf.data.Dataset` of `(x, targets)`, x = {"token_ids",
+            "segment_ids", "padding_mask"} int32 `[seq_len]`.
+        Others: as `pack_examples`.
+    """
+
+    def cut_padding(x, targets):
+        x = unpad(x)
+        return {"token_ids": x["token_ids"], "segment_ids": x["segment_ids"]}, targets
+
+    return pack_examples(
+        rows.map(cut_padding, num_parallel_calls=AUTOTUNE, deterministic=True),
+        seq_len=seq_len,
+        max_examples_per_row=max_examples_per_row,
+        pad_id=pad_id,
+        shuffle=shuffle,
+        seed=seed,
+    )
+
+
 def first_fit_decreasing(lengths, capacity, max_per_row):
     """Assigns items to rows: longest first, each into the first row it fits.
 

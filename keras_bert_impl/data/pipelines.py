@@ -38,7 +38,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_impl.data.packing import batch_rows, pack_examples, unpad
+from keras_bert_impl.data.packing import batch_rows, pack_padded_rows, unpad
 from keras_bert_impl.text.masking import MlmMasker, sample_pretraining_pairs
 from keras_bert_impl.text.packing import SegmentPacker
 
@@ -61,6 +61,8 @@ def pretraining_dataset(
     short_seq_prob=0.1,
     shuffle_buffer=10_000,
     drop_remainder=True,
+    pack=False,
+    max_examples_per_row=None,
 ):
     """Masked-LM (and optional NSP) batches from documents.
 
@@ -87,12 +89,19 @@ def pretraining_dataset(
         shuffle_buffer: shuffle buffer size, in examples.
         drop_remainder: drop the last short batch of each pass (static batch
             dimension, needed on TPU).
+        pack: pack several examples (segments, A/B pairs) into each row
+            (`keras_bert_impl.data.packing`); `batch_size` counts rows, and
+            masks are drawn per row over all its examples' tokens.
+        max_examples_per_row: example slots per packed row (default
+            `seq_len // 16`).
 
     Returns:
         `tf.data.Dataset` of (x, y, sample_weight): x = {"token_ids",
         "segment_ids", "padding_mask", "mask_positions"}, y = {"mlm":
         mask_ids} (+ "nsp": int32 label, 0 = IsNext, 1 = NotNext),
-        sample_weight = {"mlm": mask_weights} (+ "nsp": ones).
+        sample_weight = {"mlm": mask_weights} (+ "nsp": ones). Packed, x also
+        has the packed inputs ("example_ids", "position_ids",
+        "cls_positions") and "nsp" labels and weights are per example slot.
     """
     check_pretraining_seq_len(seq_len, nsp)
     seeds = PretrainingSeeds(seed)
@@ -105,6 +114,7 @@ def pretraining_dataset(
         max_predictions=max_predictions, nsp=nsp, whole_word_masking=whole_word_masking,
         seeds=seeds, shuffle=shuffle, epochs=epochs, start_batch=start_batch,
         shuffle_buffer=shuffle_buffer, drop_remainder=drop_remainder,
+        pack=pack, max_examples_per_row=max_examples_per_row,
     )
 
 
@@ -123,6 +133,8 @@ def masked_pretraining_batches(
     start_batch=0,
     shuffle_buffer=10_000,
     drop_remainder=True,
+    pack=False,
+    max_examples_per_row=None,
 ):
     """Stages 2-4 of `pretraining_dataset`, from unmasked examples.
 
@@ -141,6 +153,16 @@ def masked_pretraining_batches(
     def one_pass(number):
         shuffled = shuffle_pass(examples, seeds, number, shuffle_buffer) if shuffle else examples
         rows = pack_pretraining_examples(shuffled, packer, nsp=nsp)
+        if pack:
+            rows = pack_padded_rows(
+                rows,
+                seq_len=seq_len,
+                max_examples_per_row=max_examples_per_row or max(1, seq_len // 16),
+                pad_id=tokenizer.pad_id,
+            )
+            if shuffle:
+                # First-fit decreasing emits a window's rows longest examples first.
+                rows = shuffle_pass(rows, seeds, number, shuffle_buffer)
         return rows.batch(batch_size, drop_remainder=drop_remainder)
 
     batches = _pass_numbers(epochs).flat_map(one_pass)
@@ -251,7 +273,8 @@ def mask_pretraining_batches(numbered_batches, masker, seeds, *, nsp):
 
     Args:
         numbered_batches: `tf.data.Dataset` of (batch number in the stream,
-            (packed batch, nsp labels)).
+            (packed batch, nsp labels)), or of (number, (packed batch, nsp
+            labels, nsp weights)) for packed rows.
 
     Returns:
         `tf.data.Dataset` of (x, y, sample_weight), see `pretraining_dataset`.
@@ -259,19 +282,19 @@ def mask_pretraining_batches(numbered_batches, masker, seeds, *, nsp):
     masks_key = tf.constant(seeds.masks, tf.int64)
 
     def mask(number, batch):
-        packed, label = batch
+        # Packed rows come with a weight per example slot (0 on empty slots).
+        packed, label, *slot_weights = batch
         masked = masker(packed["token_ids"], tf.stack([masks_key, number]))
         x = {
+            **packed,
             "token_ids": masked["token_ids"],
-            "segment_ids": packed["segment_ids"],
-            "padding_mask": packed["padding_mask"],
             "mask_positions": masked["mask_positions"],
         }
         y = {"mlm": masked["mask_ids"]}
         sample_weight = {"mlm": masked["mask_weights"]}
         if nsp:
             y["nsp"] = label
-            sample_weight["nsp"] = tf.ones_like(label, tf.float32)
+            sample_weight["nsp"] = slot_weights[0] if slot_weights else tf.ones_like(label, tf.float32)
         return x, y, sample_weight
 
     return numbered_batches.map(mask, num_parallel_calls=AUTOTUNE, deterministic=True)
@@ -359,8 +382,8 @@ def classification_dataset(
 
     encoded = examples.map(encode, num_parallel_calls=AUTOTUNE, deterministic=True)
     if pack:
-        packed = pack_examples(
-            encoded.map(_unpadded_tokens, num_parallel_calls=AUTOTUNE, deterministic=True),
+        packed = pack_padded_rows(
+            encoded,
             seq_len=seq_len,
             max_examples_per_row=max_examples_per_row or max(1, seq_len // 8),
             pad_id=tokenizer.pad_id,
@@ -393,8 +416,3 @@ def classification_dataset(
         )
         .prefetch(AUTOTUNE)
     )
-
-
-def _unpadded_tokens(x, label):
-    x = unpad(x)
-    return {"token_ids": x["token_ids"], "segment_ids": x["segment_ids"]}, label

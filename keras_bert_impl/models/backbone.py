@@ -23,11 +23,16 @@ def model_inputs(extra_names=()):
     return inputs
 
 
-def with_packed_inputs(inputs):
-    """`inputs` with None for each packed input it lacks (Keras wants every key)."""
-    if not isinstance(inputs, dict) or all(name in inputs for name in PACKED_INPUT_NAMES):
+def with_packed_inputs(model, inputs):
+    """`inputs` with None for each optional packed input of `model` it lacks.
+
+    Keras wants a value for every named input of a functional model, even an
+    optional one; callers of the plain path should not have to name them.
+    """
+    if not isinstance(inputs, dict) or not isinstance(model.input, dict):
         return inputs
-    return {**{name: None for name in PACKED_INPUT_NAMES}, **inputs}
+    missing = [name for name in PACKED_INPUT_NAMES if name in model.input and name not in inputs]
+    return {**inputs, **{name: None for name in missing}} if missing else inputs
 
 
 def backbone_inputs(inputs):
@@ -134,7 +139,22 @@ class BertBackbone(keras.Model):
         return self.get_layer("pooler")(x)
 
     def __call__(self, inputs, *args, **kwargs):
-        return super().__call__(with_packed_inputs(inputs), *args, **kwargs)
+        return super().__call__(with_packed_inputs(self, inputs), *args, **kwargs)
+
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        # Keras' functional shortcut reads `.shape` of every input, None
+        # included, so a model built on the plain path (its graph calls the
+        # backbone without packed inputs) gets the plain output specs here.
+        if any(inputs.get(name) is not None for name in PACKED_INPUT_NAMES):
+            return super().compute_output_spec(inputs, training=training, mask=mask)
+        batch, seq = inputs["token_ids"].shape[:2]
+        hidden = self.config.hidden_size
+        return {
+            "sequence_output": keras.KerasTensor(
+                (batch, seq, hidden), self.output["sequence_output"].dtype
+            ),
+            "pooled_output": keras.KerasTensor((batch, hidden), self.output["pooled_output"].dtype),
+        }
 
     @property
     def token_embedding(self):

@@ -17,7 +17,7 @@ class BertTask(keras.Model):
 
     def __call__(self, inputs, *args, **kwargs):
         # Unpacked batches leave out the packed inputs (see BertBackbone).
-        return super().__call__(with_packed_inputs(inputs), *args, **kwargs)
+        return super().__call__(with_packed_inputs(self, inputs), *args, **kwargs)
 
     def task_config(self):
         """Returns the constructor arguments other than the backbone."""

@@ -6,8 +6,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl import BertClassifier, BertConfig, BertPretrainer, bert_backbone
-from keras_bert_impl.data.packing import first_fit_decreasing, pack_examples
+from keras_bert_impl.data.packing import first_fit_decreasing, pack_examples, packing_efficiency
+from keras_bert_impl.data.pipelines import pretraining_dataset
 from keras_bert_impl.models.task import sparse_cross_entropy
+from keras_bert_impl.text import Tokenizer
 
 SEQ_LEN, SLOTS, NUM_CLASSES = 32, 5, 3
 CONFIG = BertConfig.preset(
@@ -182,3 +184,37 @@ def test_packed_classifier_trains_with_static_shapes_under_xla():
     classifier.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
     history = classifier.fit(dataset, epochs=3, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]
+
+
+def _short_documents():
+    """Documents of one or two 4-word sentences: pretraining rows mostly padding."""
+    words = [f"w{index}" for index in range(40)]
+    texts = [[" ".join(words[(d + s) % 36 : (d + s) % 36 + 4]) for s in range(1 + d % 2)] for d in range(30)]
+    tokenizer = Tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words)
+    documents = tf.data.Dataset.from_generator(lambda: iter(texts), output_signature=tf.TensorSpec([None], tf.string))
+    return documents, tokenizer
+
+
+def test_packed_pretraining_rows_are_static_and_never_mask_special_tokens():
+    documents, tokenizer = _short_documents()
+    options = dict(seq_len=32, batch_size=4, max_predictions=5, nsp=True, seed=3, short_seq_prob=0.0)
+    plain = pretraining_dataset(documents, tokenizer, drop_remainder=False, **options)
+    packed = pretraining_dataset(documents, tokenizer, pack=True, max_examples_per_row=4, **options)
+    x, y, weights = packed.element_spec
+    assert sorted(x) == sorted(["mask_positions", "token_ids", "segment_ids", "padding_mask",
+                                "example_ids", "position_ids", "cls_positions"])
+    for spec in tf.nest.flatten(packed.element_spec):
+        assert spec.shape.is_fully_defined()
+    assert y["nsp"].shape == (4, 4) and weights["nsp"].shape == (4, 4)
+    special = {tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id}
+    for x, y, weights in packed:
+        rows, slots = np.nonzero(weights["mlm"].numpy())
+        positions = x["mask_positions"].numpy()[rows, slots]
+        assert not set(y["mlm"].numpy()[rows, slots]) & special
+        # Masked tokens lie inside an example: never on [CLS], [SEP] or [PAD].
+        original = x["token_ids"].numpy().copy()
+        original[rows, positions] = y["mlm"].numpy()[rows, slots]
+        starts = np.take_along_axis(original, x["cls_positions"].numpy(), 1)
+        assert set(starts[weights["nsp"].numpy() > 0]) == {tokenizer.cls_id}
+    assert packing_efficiency(packed)[0] > 1.5 * packing_efficiency(plain)[0]
+
