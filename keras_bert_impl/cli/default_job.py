@@ -34,7 +34,7 @@ def steps():
          "--vocab-size", "3000", "--seq-len", "64", "--batch-size", "32",
          "--steps", "600", "--checkpoint-every", "100", "--learning-rate", "1e-3"],
         ["finetune", "--init", pretrain_dir, "--train", "embedded", "--output", classifier_dir,
-         "--seq-len", "64", "--batch-size", "32", "--epochs", "5", "--learning-rate", "5e-4"],
+         "--seq-len", "64", "--batch-size", "32", "--epochs", "15", "--learning-rate", "1e-3"],
         ["export", "--model", classifier_dir, "--output", export_root, "--overwrite", "--version", "1"],
         ["predict", "--saved-model", os.path.join(export_root, "1"), *SAMPLE_TEXTS],
         ["fill-mask", "--model", pretrain_dir, SAMPLE_MASKED],
