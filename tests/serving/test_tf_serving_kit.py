@@ -2,10 +2,11 @@
 
 TF Serving's C++ `SavedModelBundle` loads the "serve" MetaGraph into a
 session and feeds tensors by name; `tf.compat.v1.saved_model.loader.load`
-takes the same path in Python. Each export is loaded that way in a fresh
-graph, every signature runs by tensor name through `session.run` with the
-requests of the export's own warmup file, and the answers must equal those of
-the TF2 loader.
+takes the same path in Python. Each export but the question answerer's is
+loaded that way in a fresh graph, every signature runs by tensor name
+through `session.run` with the requests of the export's own warmup file, and
+the answers must equal those of the TF2 loader. Every export, the question answerer's too, must use only
+tensorflow-text ops that the stock TF Serving images register.
 """
 
 import importlib.util
@@ -49,7 +50,9 @@ def _load_tool(name):
 
 export_ops = _load_tool("export_ops")  # tools/ is not a package
 TEXT_OPS = ["FastWordpieceTokenizeWithOffsets", "NormalizeUTF8"]
-KINDS = ("classifier", "pretrainer", "token_classifier", "question_answerer")
+# The question answerer is exported for the op check only: its TF1 replay
+# would add ~14 s to an already slow test.
+SESSION_LOADER_KINDS = ("classifier", "pretrainer", "token_classifier")
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
@@ -101,7 +104,7 @@ def run_warmup_in_tf1_session(export):
     return results, set(signatures) - {"__saved_model_init_op"}
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SESSION_LOADER_KINDS)
 def test_tf1_session_loader_runs_every_signature_like_tf2(exports, kind):
     export = exports[kind]
     tf1_results, signature_names = run_warmup_in_tf1_session(export)
