@@ -189,7 +189,7 @@ def test_packed_classifier_trains_with_static_shapes_under_xla():
 def _short_documents():
     """Documents of one or two 4-word sentences: pretraining rows mostly padding."""
     words = [f"w{index}" for index in range(40)]
-    texts = [[" ".join(words[(d + s) % 36 : (d + s) % 36 + 4]) for s in range(1 + d % 2)] for d in range(30)]
+    texts = [[" ".join(words[(d + s) % 36 : (d + s) % 36 + 4]) for s in range(1 + d % 2)] for d in range(16)]
     tokenizer = Tokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words)
     documents = tf.data.Dataset.from_generator(lambda: iter(texts), output_signature=tf.TensorSpec([None], tf.string))
     return documents, tokenizer
