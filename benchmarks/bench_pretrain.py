@@ -65,7 +65,7 @@ def make_datasets(args, documents, tokenizer):
     def batches(pack):
         return pretraining_dataset(
             documents, tokenizer, seq_len=args.seq_len, batch_size=args.batch_size,
-            max_predictions=max_predictions, seed=args.seed, repeat=True, pack=pack,
+            max_predictions=max_predictions, seed=args.seed, epochs=None, pack=pack,
         )
 
     ours, padded = batches(True), batches(False)
