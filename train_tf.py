@@ -2,26 +2,31 @@
 """Command line of keras_bert_impl: pretrain | finetune | evaluate | export |
 predict | fill-mask | convert. With no arguments it runs the main job on the
 embedded offline data. `python train_tf.py --help` lists the commands and
-`python train_tf.py COMMAND --help` explains each flag."""
+`python train_tf.py COMMAND --help` explains each flag.
+
+Arguments are parsed before TensorFlow is imported, so help and flag errors
+come at once; TensorFlow's start-up messages are hidden unless `--verbose`
+or KERAS_BERT_VERBOSE=1 (see keras_bert_impl/cli/tf_logs.py)."""
 
 import os
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv):
     from keras_bert_impl import cli
-    from keras_bert_impl.cli import default_job
+    from keras_bert_impl.cli import default_job, tf_logs
 
     if not argv:
+        tf_logs.import_tensorflow_quietly()
         return default_job.run(cli.build_parser, cli.run_guarded)
-    parser = cli.build_parser(default_job.DESCRIPTION)
+    parser = cli.build_parser(default_job.DESCRIPTION, argv)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    tf_logs.import_tensorflow_quietly(args.verbose)
     return cli.run_guarded(args.run, args)
 
 

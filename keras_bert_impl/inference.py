@@ -1,6 +1,8 @@
 """The Python face of a trained model: fill in masks, classify, tag, embed texts.
 
-Each function takes a model and the `Tokenizer` it was trained with
+Texts are `str` or UTF-8 `bytes` (invalid bytes are dropped, as the
+tokenizer and the SavedModel's signatures do). Each function takes a model
+and the `Tokenizer` it was trained with
 (`load_model_dir` returns both), tokenizes and packs the texts as training
 did ([CLS] A [SEP] (B [SEP]), padding to the longest text of the batch) and
 returns plain Python values. Texts are cut at `seq_len` tokens, by default
@@ -21,6 +23,7 @@ import tensorflow as tf
 from keras_bert_impl.choices import DEFAULT_SEQ_LEN
 from keras_bert_impl.tasks.tagging import Tagger, entity_lists
 from keras_bert_impl.text import SegmentPacker
+from keras_bert_impl.text.masked_text import tokenize_masked_text
 from keras_bert_impl.text.vocab import MASK_TOKEN
 
 
@@ -39,8 +42,18 @@ def _batches(items, batch_size):
         yield items[start : start + batch_size]
 
 
+def _string_tensor(texts):
+    """Texts as a tf.string tensor; `str` and `bytes` (UTF-8) alike."""
+    for text in texts:
+        if not isinstance(text, (str, bytes)):
+            raise ValueError(
+                f"Expected each text as str or UTF-8 bytes, got {type(text).__name__}: {text!r}."
+            )
+    return tf.constant(texts, dtype=tf.string)
+
+
 def _token_lists(tokenizer, texts):
-    return tokenizer(tf.constant(texts, dtype=tf.string)).to_list()
+    return tokenizer(_string_tensor(texts)).to_list()
 
 
 def _ragged(lists):
@@ -73,31 +86,14 @@ def _seq_len(model, tokenizer, seq_len):
     return seq_len
 
 
-def _tokenize_with_masks(tokenizer, text):
-    """Token ids of `text` with each literal "[MASK]" as the mask id.
-
-    The tokenizer splits a literal "[MASK]" into "[", "mask", "]" as original
-    BERT does, so the text is cut at each "[MASK]", the pieces are tokenized
-    and the mask id is put between them.
-    """
-    pieces = text.split(MASK_TOKEN)
-    if len(pieces) == 1:
-        raise ValueError(f"No {MASK_TOKEN} in the text {text!r}; fill_mask needs at least one.")
-    ids = []
-    for index, piece_ids in enumerate(_token_lists(tokenizer, pieces)):
-        if index:
-            ids.append(tokenizer.mask_id)
-        ids.extend(piece_ids)
-    return ids
-
-
 def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32, seq_len=None):
     """Predicts the tokens behind each "[MASK]" in the text(s).
 
     Args:
         model: a `BertPretrainer`.
         tokenizer: the model's `Tokenizer`.
-        text_or_texts: one text or a list of texts, each with one or more
+        text_or_texts: one text or a list of texts (`str`, or UTF-8 `bytes`
+            whose invalid bytes the tokenizer drops), each with one or more
             literal "[MASK]" (e.g. "the sky is [MASK] .").
         top_k: how many candidates to return per mask.
         batch_size: texts per model call.
@@ -119,36 +115,15 @@ def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32, seq_len=N
     [[{'token': 'blue', 'token_id': 9, 'probability': 0.91},
       {'token': 'grey', 'token_id': 17, 'probability': 0.04}]]
     """
-    if not hasattr(model, "mlm_head"):
-        raise ValueError(
-            f"fill_mask needs a model with a masked-LM head (a BertPretrainer), got "
-            f"{type(model).__name__}."
-        )
-    if top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}.")
+    _check_fill_mask_model(model, top_k)
     texts, single = _as_list(text_or_texts)
     max_len = _seq_len(model, tokenizer, seq_len)
-    token_lists = []
-    for text in texts:
-        ids = _tokenize_with_masks(tokenizer, text)
-        if len(ids) + 2 > max_len:
-            raise ValueError(
-                f"The text {text[:60]!r}... has {len(ids)} tokens; with [CLS] and "
-                f"[SEP] it exceeds seq_len={max_len}, and a {MASK_TOKEN} could be cut off."
-            )
-        token_lists.append(ids)
+    token_lists = _masked_token_lists(tokenizer, texts, max_len)
     top_k = min(top_k, tokenizer.vocab_size)
     results = []
     for batch in _batches(token_lists, batch_size):
-        inputs = _pack(tokenizer, batch, None, max_len)
-        positions = [np.flatnonzero(row == tokenizer.mask_id) for row in inputs["token_ids"].numpy()]
-        mask_positions = np.zeros((len(batch), max(map(len, positions))), "int32")
-        for row, row_positions in enumerate(positions):
-            mask_positions[row, : len(row_positions)] = row_positions
-        logits = model(
-            {**inputs, "mask_positions": tf.constant(mask_positions)}, training=False
-        )["mlm"]
-        probabilities = tf.nn.softmax(logits).numpy()
+        inputs, positions = _pack_with_mask_positions(tokenizer, batch, max_len)
+        probabilities = tf.nn.softmax(model(inputs, training=False)["mlm"]).numpy()
         for row, row_positions in enumerate(positions):
             results.append(
                 [
@@ -157,6 +132,40 @@ def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32, seq_len=N
                 ]
             )
     return results[0] if single else results
+
+
+def _check_fill_mask_model(model, top_k):
+    if not hasattr(model, "mlm_head"):
+        raise ValueError(
+            f"fill_mask needs a model with a masked-LM head (a BertPretrainer), got "
+            f"{type(model).__name__}."
+        )
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}.")
+
+
+def _masked_token_lists(tokenizer, texts, max_len):
+    """Token ids of each text, mask id for each "[MASK]"; each must have a mask and fit."""
+    token_lists = tokenize_masked_text(tokenizer, _string_tensor(texts)).to_list()
+    for text, ids in zip(texts, token_lists):
+        if tokenizer.mask_id not in ids:
+            raise ValueError(f"No {MASK_TOKEN} in the text {text!r}; fill_mask needs at least one.")
+        if len(ids) + 2 > max_len:
+            raise ValueError(
+                f"The text {text[:60]!r}... has {len(ids)} tokens; with [CLS] and "
+                f"[SEP] it exceeds seq_len={max_len}, and a {MASK_TOKEN} could be cut off."
+            )
+    return token_lists
+
+
+def _pack_with_mask_positions(tokenizer, token_lists, max_len):
+    """(model inputs with `mask_positions`, each row's mask positions)."""
+    inputs = _pack(tokenizer, token_lists, None, max_len)
+    positions = [np.flatnonzero(row == tokenizer.mask_id) for row in inputs["token_ids"].numpy()]
+    mask_positions = np.zeros((len(token_lists), max(map(len, positions))), "int32")
+    for row, row_positions in enumerate(positions):
+        mask_positions[row, : len(row_positions)] = row_positions
+    return {**inputs, "mask_positions": tf.constant(mask_positions)}, positions
 
 
 def _top_tokens(tokenizer, probabilities, top_k):
@@ -326,6 +335,12 @@ def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32, seq_le
     return vectors[0] if single else vectors
 
 
-# Re-exported last: explaining a prediction is part of the Python face of a
-# model, and `explanations` reads texts with this module's helpers.
-from keras_bert_impl.explanations import explain  # noqa: E402, F401
+def __getattr__(name):
+    """`explain` is re-exported here: explaining a prediction is part of the Python
+    face of a model. Resolved on first use, because `explanations` imports this
+    module for its text helpers, and either may be imported first."""
+    if name == "explain":
+        from keras_bert_impl.explanations import explain
+
+        return explain
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,6 +13,9 @@ DIR/
                           trained at, the default length of everything that reads
                           text with it afterwards (export, predict, inference.*)
   labels.json             label names, classifiers only
+  heads.json              {"untrained_heads": [...]}: heads newly initialised rather
+                          than trained, e.g. ["mlm"] for a checkpoint converted
+                          without a masked-LM head (fill-mask refuses such a model)
   model.keras             the whole Keras model (BertPretrainer or BertClassifier)
   model.weights.h5        its weights alone
 ```
@@ -38,6 +41,10 @@ import zipfile
 
 import keras
 
+# Imported for their Keras registrations: `load_model` finds the model
+# classes and the learning-rate schedule by their registered names.
+import keras_bert_impl.models  # noqa: F401
+import keras_bert_impl.training.optimization  # noqa: F401
 from keras_bert_impl.choices import DEFAULT_SEQ_LEN
 from keras_bert_impl.config import BertConfig
 from keras_bert_impl.data.sources import load_label_names, save_label_names
@@ -48,6 +55,9 @@ CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 LABELS_FILE = "labels.json"
+HEADS_FILE = "heads.json"
+# The masked-LM head's name in `untrained_heads` (a BertPretrainer's "mlm" output).
+MLM_HEAD = "mlm"
 MODEL_FILE = "model.keras"
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -65,6 +75,8 @@ class ModelDir:
         label_names: label names of a classifier, else None.
         seq_len: tokens per sequence the model was trained at, [CLS] and
             [SEP] included: the default length for reading text with it.
+        untrained_heads: names of heads that were newly initialised, not
+            trained (e.g. ["mlm"]); empty for a trained model.
     """
 
     path: str
@@ -73,6 +85,7 @@ class ModelDir:
     tokenizer: Tokenizer
     label_names: list = None
     seq_len: int = DEFAULT_SEQ_LEN
+    untrained_heads: tuple = ()
 
     @property
     def vocab_file(self):
@@ -83,7 +96,9 @@ class ModelDir:
         return self.tokenizer.lowercase
 
 
-def save_model_dir(path, model, vocab_file, lowercase, *, seq_len, label_names=None):
+def save_model_dir(
+    path, model, vocab_file, lowercase, *, seq_len, label_names=None, untrained_heads=()
+):
     """Writes `model` and what it needs to read text into `path`.
 
     Args:
@@ -94,6 +109,8 @@ def save_model_dir(path, model, vocab_file, lowercase, *, seq_len, label_names=N
         seq_len: tokens per sequence the model was trained at (for a
             converted checkpoint, its `max_position_embeddings`).
         label_names: a classifier's label names, index = label id.
+        untrained_heads: heads newly initialised rather than trained (a
+            list of names, such as `MLM_HEAD`); empty after training.
 
     Raises:
         ValueError: `seq_len` outside 3 to `max_position_embeddings`.
@@ -112,6 +129,10 @@ def save_model_dir(path, model, vocab_file, lowercase, *, seq_len, label_names=N
     )
     if label_names is not None:
         save_label_names(os.path.join(path, LABELS_FILE), label_names)
+    write_text_atomically(
+        os.path.join(path, HEADS_FILE),
+        json.dumps({"untrained_heads": sorted(untrained_heads)}) + "\n",
+    )
     # The temporary paths end like the targets, as Keras requires.
     with atomic_path(os.path.join(path, WEIGHTS_FILE)) as temp:
         model.save_weights(temp)
@@ -180,6 +201,30 @@ def read_seq_len(path, config):
     return seq_len
 
 
+def read_untrained_heads(path):
+    """The heads a model directory records as untrained (a tuple of names).
+
+    A folder without `heads.json` (written before it existed) came from
+    `pretrain`, `finetune` or a conversion with its heads: none untrained.
+
+    Raises:
+        ValueError: `heads.json` is not `{"untrained_heads": [names]}`.
+    """
+    file = os.path.join(path, HEADS_FILE)
+    if not os.path.exists(file):
+        return ()
+    try:
+        with open(file, encoding="utf-8") as f:
+            heads = json.load(f)["untrained_heads"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise ValueError(
+            f'{file}: expected {{"untrained_heads": [names]}} ({type(e).__name__}: {e}).'
+        ) from None
+    if not isinstance(heads, list) or not all(isinstance(h, str) for h in heads):
+        raise ValueError(f'{file}: "untrained_heads" must be a list of names, got {heads!r}.')
+    return tuple(heads)
+
+
 def is_model_dir(path):
     """Whether `path` is a complete model directory written by this package."""
     return os.path.isfile(os.path.join(path, MODEL_FILE))
@@ -224,4 +269,5 @@ def load_model_dir(path, compile=True):
         tokenizer=tokenizer,
         label_names=label_names,
         seq_len=seq_len,
+        untrained_heads=read_untrained_heads(path),
     )

@@ -125,3 +125,20 @@ def test_embed_ignores_padding_and_pools():
         assert embed(backbone, tokenizer, ["the sky"], pooling=pooling).shape == (1, 32)
     with pytest.raises(ValueError, match="pooling='max'"):
         embed(backbone, tokenizer, "the sky", pooling="max")
+
+
+def test_bytes_texts_read_as_their_utf8_strings(trained):
+    pretrainer, tokenizer = trained
+    as_str = fill_mask(pretrainer, tokenizer, "The color of the sky is [MASK].", top_k=2)
+    as_bytes = fill_mask(pretrainer, tokenizer, "The color of the sky is [MASK].".encode(), top_k=2)
+    assert as_bytes == as_str
+    # Invalid UTF-8 is dropped, as the tokenizer and the export do.
+    mixed = fill_mask(pretrainer, tokenizer, [b"the color of the sky\xff is [MASK] .", "[MASK] ."], top_k=2)
+    assert mixed[0] == as_str
+    backbone = pretrainer.backbone
+    np.testing.assert_allclose(embed(backbone, tokenizer, b"the sky"), embed(backbone, tokenizer, "the sky"))
+    np.testing.assert_allclose(
+        embed(backbone, tokenizer, [(b"the sky", "is blue")]), embed(backbone, tokenizer, [("the sky", b"is blue")])
+    )
+    with pytest.raises(ValueError, match="str or UTF-8 bytes, got int"):
+        fill_mask(pretrainer, tokenizer, ["[MASK]", 3])

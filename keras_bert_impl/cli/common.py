@@ -1,32 +1,19 @@
-"""Flags and set-up shared by the training subcommands (pretrain, finetune, evaluate)."""
+"""Flags and set-up shared by the training subcommands (pretrain, finetune, evaluate).
+
+Like every `cli` module it imports TensorFlow-side modules only inside the
+functions that run a job (see `keras_bert_impl.cli`), so flags build fast.
+"""
 
 import json
 import os
 import sys
 
-import keras
-import tensorflow as tf
-
+from keras_bert_impl.choices import PRECISIONS, STRATEGY_NAMES
 from keras_bert_impl.io_utils import write_text_atomically
-from keras_bert_impl.model_dir import save_model_dir
-from keras_bert_impl.training.callbacks import (
-    NON_FINITE_EXIT_STATUS,
-    NonFiniteLossError,
-    progress_verbosity,
-    remove_backup,
-    training_callbacks,
-)
-from keras_bert_impl.training.precision import PRECISIONS, set_precision
 from keras_bert_impl.training.signals import StopRequest, TrainingInterrupted
-from keras_bert_impl.training.strategy import (
-    STRATEGY_NAMES,
-    check_global_batch_size,
-    get_strategy,
-    is_chief,
-    output_path_for_worker,
-    per_worker_dir,
-    remove_worker_output,
-)
+
+# Seconds between progress lines within an epoch when stdout is not a terminal.
+PROGRESS_SECONDS = 30.0
 
 
 def add_run_arguments(parser, seq_len=128, batch_size=32):
@@ -79,6 +66,8 @@ def run_training(train, args):
     number (143, 130), so a scheduler can tell them from success and from
     user errors (2, see `cli.run_guarded`).
     """
+    from keras_bert_impl.training.callbacks import NON_FINITE_EXIT_STATUS, NonFiniteLossError
+
     try:
         train(args)
     except NonFiniteLossError as e:
@@ -100,6 +89,12 @@ def check_positive(args, *names):
 
 def set_up_run(args):
     """Seeds, sets the precision and returns `(strategy, per_replica_batch)`."""
+    import keras
+    import tensorflow as tf
+
+    from keras_bert_impl.training.precision import set_precision
+    from keras_bert_impl.training.strategy import check_global_batch_size, get_strategy
+
     check_positive(args, "seq_len", "batch_size")
     keras.utils.set_random_seed(args.seed)
     if getattr(args, "deterministic", False):
@@ -141,13 +136,30 @@ def print_history(history):
 
 
 def output_dir_for(args):
-    path = os.path.abspath(args.output)
-    os.makedirs(path, exist_ok=True)
-    return path
+    """The absolute `--output`; not created here (see `start_output`)."""
+    return os.path.abspath(args.output)
+
+
+def start_output(output_dir):
+    """Creates `--output` as training starts, so a run that fails before leaves nothing.
+
+    A folder that already holds a finished model (and no backup to resume)
+    is trained over from the start; say so rather than replace it silently.
+    """
+    from keras_bert_impl.model_dir import is_model_dir
+
+    if is_model_dir(output_dir) and not os.path.isdir(os.path.join(output_dir, "backup")):
+        print(
+            f"{output_dir} holds a finished model; this run trains a new one and "
+            "replaces it when done (use another --output to keep it)"
+        )
+    os.makedirs(output_dir, exist_ok=True)
 
 
 def backup_dir_for(output_dir, strategy):
     """Where this worker keeps the resumable state of a run writing `output_dir`."""
+    from keras_bert_impl.training.strategy import per_worker_dir
+
     return per_worker_dir(os.path.join(output_dir, "backup"), strategy)
 
 
@@ -157,15 +169,23 @@ def fit_resumably(model, data, args, strategy, output_dir, **fit_args):
     Returns:
         `(history, backup_dir)`; pass both to `save_run` once training ends.
     """
+    from keras_bert_impl.training.callbacks import progress_verbosity, training_callbacks
+    from keras_bert_impl.training.progress import PeriodicProgress
+    from keras_bert_impl.training.strategy import is_chief
+
     backup_dir = backup_dir_for(output_dir, strategy)
+    verbose = progress_verbosity()
     with StopRequest() as stop:
+        callbacks = training_callbacks(
+            output_dir, backup_dir, args.precision, tensorboard=is_chief(strategy), stop=stop
+        )
+        if verbose != 1:  # no live progress bar: a line every half minute instead
+            callbacks.append(PeriodicProgress(PROGRESS_SECONDS))
         history = model.fit(
             data,
             shuffle=False,  # the pipelines shuffle
-            callbacks=training_callbacks(
-                output_dir, backup_dir, args.precision, tensorboard=is_chief(strategy), stop=stop
-            ),
-            verbose=progress_verbosity(),
+            callbacks=callbacks,
+            verbose=verbose,
             **fit_args,
         )
     return history, backup_dir
@@ -183,6 +203,10 @@ def save_run(model, strategy, output_dir, history, backup_dir, vocab_file, lower
             text with the model afterwards.
         json_files: extra `{file name: values}` written beside the model.
     """
+    from keras_bert_impl.model_dir import save_model_dir
+    from keras_bert_impl.training.callbacks import remove_backup
+    from keras_bert_impl.training.strategy import output_path_for_worker, remove_worker_output
+
     save_dir = output_path_for_worker(output_dir, strategy)
     save_model_dir(
         save_dir, model, vocab_file, lowercase, seq_len=seq_len, label_names=label_names
@@ -195,3 +219,6 @@ def save_run(model, strategy, output_dir, history, backup_dir, vocab_file, lower
         print_history(history)
     remove_worker_output(save_dir, strategy)
     remove_backup(backup_dir)
+    logs = os.path.join(output_dir, "logs")
+    if os.path.isdir(logs):
+        print(f"training curves: tensorboard --logdir {os.path.relpath(logs)}")

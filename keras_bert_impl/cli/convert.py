@@ -37,7 +37,7 @@ from keras_bert_impl.convert.task_heads import (
     save_huggingface_task,
 )
 from keras_bert_impl.io_utils import atomic_path, write_text_atomically
-from keras_bert_impl.model_dir import load_model_dir, read_lowercase, save_model_dir
+from keras_bert_impl.model_dir import MLM_HEAD, load_model_dir, read_lowercase, save_model_dir
 from keras_bert_impl.models import BertBackbone, BertPretrainer
 from keras_bert_impl.text import Tokenizer
 
@@ -106,13 +106,16 @@ def run(args):
         _check_vocab(vocab_file, model)
         if lowercase is None and args.target_format in ("keras", "keras_hub"):
             raise ValueError(f"Cannot tell whether {args.src} is cased; pass --lowercase or --cased.")
-    _write_target(args.target_format, model, args.dst, vocab_file, lowercase, seq_len, args.src, label_names)
+    written, untrained_heads = _write_target(
+        args.target_format, model, args.dst, vocab_file, lowercase, seq_len, args.src, label_names
+    )
     summary = {
         "source": os.path.abspath(args.src),
         "source_format": args.source_format,
         "destination": os.path.abspath(args.dst),
         "destination_format": args.target_format,
-        "model": type(model).__name__,
+        "model": written,
+        "untrained_heads": list(untrained_heads),
         "nsp": bool(getattr(model, "nsp", False)),
         "vocab_file": vocab_file,
         "lowercase": lowercase,
@@ -128,6 +131,7 @@ def run(args):
             f"{config['num_layers']} layers, hidden {config['hidden_size']}, "
             f"vocab {config['vocab_size']}, hidden_act {config['hidden_act']}, "
             f"lowercase {lowercase}"
+            + (f", untrained heads {untrained_heads}" if untrained_heads else "")
         )
     return 0
 
@@ -186,21 +190,31 @@ def _check_vocab(vocab_file, model):
 
 
 def _write_target(target_format, model, dst, vocab_file, lowercase, seq_len, src, label_names):
+    """Writes DST; returns `(the class of what was written, untrained head names)`.
+
+    The class is the one a reader of DST gets: the model directory's Keras
+    class, or the `architectures` entry of a Hugging Face config.json.
+    """
     if target_format == "keras":
         if vocab_file is None:
             raise ValueError(
                 f"{src} has no vocabulary; a model directory needs one: pass --vocab vocab.txt."
             )
+        untrained_heads = ()
         if isinstance(model, BertBackbone):
             warnings.warn(
                 f"{src} has no masked-LM head; the model directory gets a newly "
-                "initialised one (fine for fine-tuning, meaningless for fill-mask).",
+                "initialised one, recorded as untrained (fine for fine-tuning; "
+                "fill-mask refuses it).",
                 stacklevel=2,
             )
-            model = BertPretrainer(model)
+            model, untrained_heads = BertPretrainer(model), (MLM_HEAD,)
         with atomic_path(dst) as temp:
-            save_model_dir(temp, model, vocab_file, lowercase, seq_len=seq_len, label_names=label_names)
-        return
+            save_model_dir(
+                temp, model, vocab_file, lowercase, seq_len=seq_len, label_names=label_names,
+                untrained_heads=untrained_heads,
+            )
+        return type(model).__name__, untrained_heads
     if target_format == "hf":
         with atomic_path(dst) as temp:
             if hasattr(model, "backbone") and not hasattr(model, "mlm_head"):
@@ -215,10 +229,14 @@ def _write_target(target_format, model, dst, vocab_file, lowercase, seq_len, src
                     )
                     + "\n",
                 )
-    elif target_format == "google":
-        save_google_checkpoint(_without_task_head(model), dst, vocab_file=vocab_file)
+        with open(os.path.join(dst, "config.json"), encoding="utf-8") as f:
+            return json.load(f)["architectures"][0], ()
+    model = _without_task_head(model)
+    if target_format == "google":
+        save_google_checkpoint(model, dst, vocab_file=vocab_file)
     else:
-        save_keras_hub_preset(_without_task_head(model), dst, vocab_file=vocab_file, lowercase=lowercase)
+        save_keras_hub_preset(model, dst, vocab_file=vocab_file, lowercase=lowercase)
+    return type(model).__name__, ()
 
 
 def _without_task_head(model):

@@ -2,8 +2,7 @@
 
 import os
 
-from keras_bert_impl.serving import export_saved_model
-from keras_bert_impl.serving.signatures import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
+from keras_bert_impl.choices import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
 
 
 def register(subparsers):
@@ -50,6 +49,8 @@ def register(subparsers):
 
 
 def run(args):
+    from keras_bert_impl.serving import export_saved_model
+
     output = args.output or os.path.join("saved_models", os.path.basename(os.path.abspath(args.model)))
     path = export_saved_model(
         args.model,

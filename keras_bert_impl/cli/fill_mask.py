@@ -1,11 +1,10 @@
 """`train_tf.py fill-mask`: the likeliest tokens for each [MASK] in a text."""
 
 import json
+import sys
 
-from keras_bert_impl.cli.predict import add_source_arguments, read_texts
-from keras_bert_impl.serving.local import load_model_dir_signatures, load_saved_model_signatures
-from keras_bert_impl.serving.signatures import DEFAULT_MAX_MASKS, DEFAULT_TOP_K, PRETRAINER
-from keras_bert_impl.text.vocab import MASK_TOKEN
+from keras_bert_impl.choices import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
+from keras_bert_impl.cli.predict import add_source_arguments, check_source, read_texts
 
 
 def register(subparsers):
@@ -31,11 +30,22 @@ def register(subparsers):
         help=f"with --model: masks predicted per text (default {DEFAULT_MAX_MASKS}); an export "
         "keeps the number it was exported with",
     )
+    parser.add_argument(
+        "--allow-untrained-head", action="store_true",
+        help="with --model: run even when the model directory records its masked-LM head "
+        "as untrained (converted from a checkpoint without one); its words are random",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args):
+    from keras_bert_impl.serving.signatures import PRETRAINER
+
     texts = read_texts(args)
+    _check_every_text_has_a_mask(texts)
+    check_source(args)
+    if args.model:
+        _check_mlm_head_trained(args.model, args.allow_untrained_head)
     signatures = _load(args)
     if signatures.kind != PRETRAINER:
         raise ValueError(
@@ -51,23 +61,61 @@ def run(args):
     results = [_result(text, outputs, i, top_k) for i, text in enumerate(texts)]
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=2))
-        return 0
+    else:
+        _print_results(results)
+    return 0
+
+
+def _check_every_text_has_a_mask(texts):
+    """Before anything loads: a text without a literal [MASK] has nothing to fill."""
+    from keras_bert_impl.text.vocab import MASK_TOKEN
+
+    for number, text in enumerate(texts, start=1):
+        if MASK_TOKEN not in text:
+            raise ValueError(
+                f"text {number} ({text[:60]!r}) has no {MASK_TOKEN}; fill-mask predicts the "
+                f'tokens behind literal {MASK_TOKEN}s, as in "the {MASK_TOKEN} sat on the mat."'
+            )
+
+
+def _check_mlm_head_trained(model_dir, allowed):
+    from keras_bert_impl.model_dir import MLM_HEAD, read_untrained_heads
+
+    if MLM_HEAD not in read_untrained_heads(model_dir):
+        return
+    message = (
+        f"{model_dir}: its masked-LM head was newly initialised, not trained (the "
+        "checkpoint it was converted from had none), so its predictions are random words"
+    )
+    if not allowed:
+        raise ValueError(
+            f"{message}. Pretrain or fine-tune it with an MLM head first, or pass "
+            "--allow-untrained-head to see them anyway."
+        )
+    print(f"warning: {message}.", file=sys.stderr)
+
+
+def _print_results(results):
+    from keras_bert_impl.text.vocab import MASK_TOKEN
+
     for result in results:
         print(result["text"])
         for number, mask in enumerate(result["masks"], start=1):
             candidates = ", ".join(f"{c['token']} {c['score']:.3f}" for c in mask["candidates"])
             print(f"  [MASK] {number}: {candidates}")
         missed = result["text"].count(MASK_TOKEN) - len(result["masks"])
-        if MASK_TOKEN not in result["text"]:
-            print(f"  (no {MASK_TOKEN} in this text)")
-        elif missed:
+        if missed:
             print(f"  ({missed} [MASK] not predicted: past the export's max masks or cut by the sequence length)")
         if result["masks"]:
             print(f"  -> {result['filled']}")
-    return 0
 
 
 def _load(args):
+    from keras_bert_impl.serving.local import (
+        load_model_dir_signatures,
+        load_saved_model_signatures,
+    )
+
     if args.saved_model:
         if args.max_masks is not None:
             raise ValueError("--max-masks applies to --model only; an export keeps the number it was exported with.")
@@ -81,6 +129,8 @@ def _load(args):
 
 
 def _result(text, outputs, index, top_k):
+    from keras_bert_impl.text.vocab import MASK_TOKEN
+
     masks = []
     for slot in range(int(outputs["mask_count"][index])):
         tokens = outputs["top_tokens"][index, slot, :top_k]

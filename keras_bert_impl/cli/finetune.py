@@ -151,6 +151,7 @@ def finetune(args):
         )
     labels = f" on {len(train.label_names)} labels {train.label_names}" if train.label_names else ""
     print(f"fine-tuning for {task.NAME}{labels} for {args.epochs} epoch(s) of {steps_per_epoch} steps")
+    common.start_output(output_dir)
     history, backup_dir = common.fit_resumably(
         model,
         train_data.repeat(),

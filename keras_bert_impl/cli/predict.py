@@ -1,6 +1,7 @@
 """`train_tf.py predict`: classify texts (or embed them) with an export or a model directory."""
 
 import json
+import os
 import sys
 
 from keras_bert_impl.cli.explain_options import add_explain_arguments, run_explain, wants_explanation
@@ -20,6 +21,22 @@ def add_source_arguments(parser):
         "trained at); an export keeps the length it was exported with",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+
+
+def check_source(args):
+    """A model directory given as --saved-model, or an export as --model: name the fix."""
+    from keras_bert_impl.model_dir import is_model_dir
+
+    if args.saved_model and is_model_dir(args.saved_model):
+        raise ValueError(
+            f"--saved-model {args.saved_model} is a model directory, not an export: "
+            f"pass --model {args.saved_model} (or export it first with train_tf.py export)."
+        )
+    if args.model and os.path.isfile(os.path.join(args.model, "saved_model.pb")):
+        raise ValueError(
+            f"--model {args.model} is a SavedModel export, not a model directory: "
+            f"pass --saved-model {args.model}."
+        )
 
 
 def read_texts(args):
@@ -59,6 +76,7 @@ def register(subparsers):
 
 
 def load_signatures(args, **sizes):
+    check_source(args)
     if args.saved_model:
         return load_saved_model_signatures(args.saved_model)
     return load_model_dir_signatures(args.model, seq_len=args.seq_len, **sizes)

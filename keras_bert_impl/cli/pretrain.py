@@ -4,12 +4,15 @@ import argparse
 import functools
 import math
 import os
+import shutil
+import tempfile
 import warnings
 
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
 from keras_bert_impl.data import pipelines, shards, sources
 from keras_bert_impl.data.packing import packing_efficiency
+from keras_bert_impl.io_utils import atomic_path
 from keras_bert_impl.model_dir import VOCAB_FILE
 from keras_bert_impl.models import BertPretrainer, bert_backbone
 from keras_bert_impl.text import Tokenizer, learn_vocab
@@ -121,6 +124,14 @@ def pretrain(args):
         f"{config.vocab_size} for {steps_per_epoch * epochs} steps of {args.batch_size} "
         f"sequences ({strategy.num_replicas_in_sync} replica(s), {args.precision})"
     )
+    if args.steps is not None and epochs > 1:
+        print(
+            f"Keras counts them as {epochs} epochs of {steps_per_epoch} steps: one backup "
+            "per epoch (--checkpoint-every), so a killed run resumes from the last one"
+        )
+    common.start_output(output_dir)
+    if not args.data and args.vocab is None:
+        vocab_file = _keep_vocab(vocab_file, output_dir)
     history, backup_dir = common.fit_resumably(
         pretrainer,
         data.stream(start_batch),
@@ -302,13 +313,33 @@ def _compiled_pretrainer(config, args, strategy, total_steps):
 
 
 def _learn_vocab(documents, args, output_dir):
+    """The vocabulary of a resumed run, else one learned into a temporary folder.
+
+    `--output` does not exist until training starts (`_keep_vocab` moves the
+    learned file there then), so a run that fails before leaves nothing.
+    """
     vocab_file = os.path.join(output_dir, VOCAB_FILE)
     if os.path.exists(vocab_file):
         # A resumed run must keep the vocabulary its backup was trained with.
         return vocab_file
-    print(f"learning a {args.vocab_size}-token WordPiece vocabulary from the corpus")
+    print(f"learning a {args.vocab_size}-token WordPiece vocabulary from the corpus", flush=True)
+    learned = os.path.join(tempfile.mkdtemp(prefix="vocab-"), VOCAB_FILE)
     try:
-        learn_vocab(documents, args.vocab_size, lowercase=args.lowercase, output_path=vocab_file)
+        learn_vocab(
+            documents, args.vocab_size, lowercase=args.lowercase, output_path=learned,
+            progress=lambda line: print(line, flush=True),
+        )
     except ValueError as e:
         raise ValueError(f"--corpus {' '.join(args.corpus)}: {e}") from None
-    return vocab_file
+    return learned
+
+
+def _keep_vocab(vocab_file, output_dir):
+    """Moves a learned vocabulary into `--output`; returns its path there."""
+    kept = os.path.join(output_dir, VOCAB_FILE)
+    if vocab_file == kept:  # a resumed run's
+        return kept
+    with atomic_path(kept) as temp:
+        shutil.copyfile(vocab_file, temp)
+    shutil.rmtree(os.path.dirname(vocab_file), ignore_errors=True)
+    return kept

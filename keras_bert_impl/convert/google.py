@@ -26,6 +26,7 @@ Example:
 import os
 import re
 import shutil
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -40,6 +41,7 @@ CONFIG_FILE = "bert_config.json"
 VOCAB_FILE = "vocab.txt"
 CHECKPOINT_PREFIX = "bert_model.ckpt"
 _NSP_KERNEL = "cls/seq_relationship/output_weights"
+_MLM_PREFIX = "cls/predictions/"
 
 # Training state that TF1 BERT checkpoints carry beside the weights.
 _OPTIMIZER_SLOT = re.compile(r"(/adam_[mv]|/Adam(_1)?)$")
@@ -127,14 +129,18 @@ def load_google_checkpoint(path, heads=True, config=None):
     Args:
         path: release folder (with `bert_config.json` and `bert_model.ckpt.*`)
             or a checkpoint prefix with `bert_config.json` in its folder.
-        heads: True returns a `BertPretrainer` with the MLM head and, when the
-            checkpoint has `cls/seq_relationship/*`, the NSP head; False
-            returns the `BertBackbone` alone (the `cls/*` tensors are then
-            skipped).
+        heads: True loads the heads the checkpoint has: a `BertPretrainer`
+            with the MLM head and, when the checkpoint has
+            `cls/seq_relationship/*`, the NSP head; a checkpoint without
+            `cls/predictions/*` (an encoder-only one) gives the `BertBackbone`
+            with a warning naming the missing head, as `load_huggingface`
+            does. False returns the `BertBackbone` alone (the `cls/*` tensors
+            are then skipped).
         config: a `BertConfig` to use instead of `bert_config.json`.
 
     Returns:
-        A `BertPretrainer` or a `BertBackbone`.
+        A `BertPretrainer`, or a `BertBackbone` (`heads=False`, or no MLM
+        head in the checkpoint).
 
     Raises:
         FileNotFoundError: the checkpoint or `bert_config.json` is missing.
@@ -151,6 +157,14 @@ def load_google_checkpoint(path, heads=True, config=None):
     if config is None:
         config = BertConfig.from_json_file(_config_file(path, prefix))
     tensors = read_google_tensors(prefix)
+    if heads and not any(name.startswith(_MLM_PREFIX) for name in tensors):
+        warnings.warn(
+            f"{prefix}: no masked-LM head (no {_MLM_PREFIX}* tensors); loading the "
+            "BertBackbone alone. Its heads are missing, not trained: fine-tune it, or "
+            "wrap it in a BertPretrainer whose new MLM head must be trained before use.",
+            stacklevel=2,
+        )
+        heads = False
     backbone = bert_backbone(config)
     model = BertPretrainer(backbone, nsp=_NSP_KERNEL in tensors) if heads else backbone
     unused = assign_from_tensors(model_mappings(model, google_scheme()), tensors, prefix)

@@ -1,8 +1,8 @@
 """Hugging Face BERT checkpoints (`config.json` + safetensors or `.bin`) <-> Keras.
 
-Reading safetensors needs only the `safetensors` package; `pytorch_model.bin`
-files are pickled torch tensors and need `torch`. Both come with the
-`convert` extra: `pip install keras_bert_impl[convert]`.
+Reading safetensors needs only the `safetensors` package, a dependency of
+this one; `pytorch_model.bin` files are pickled torch tensors and need
+`torch`, which the `convert` extra adds: `pip install -e ".[convert]"`.
 
 Example:
 
@@ -92,8 +92,8 @@ def _read_safetensors(file):
         from safetensors.numpy import load_file
     except ImportError:
         raise ImportError(
-            f"Reading {file} needs the 'safetensors' package: "
-            "pip install keras_bert_impl[convert]"
+            f"Reading {file} needs the 'safetensors' package, a dependency of "
+            "keras_bert_impl that is missing here: pip install safetensors"
         ) from None
     try:
         return load_file(file)
@@ -107,8 +107,8 @@ def _read_torch_bin(file):
     except ImportError:
         raise ImportError(
             f"{file} is a PyTorch pickle and reading it needs torch, which is not "
-            "installed: pip install keras_bert_impl[convert] (or convert the "
-            "checkpoint to model.safetensors)."
+            "installed: pip install -e \".[convert]\" (or convert the "
+            "checkpoint to model.safetensors, which needs no torch)."
         ) from None
     state = torch.load(file, map_location="cpu", weights_only=True)
     return {name: tensor.float().numpy() for name, tensor in state.items()}

@@ -411,14 +411,26 @@ def _delimited_rows(path, text, columns, delimiter):
 
 
 def _check_header(path, line, header, columns):
+    """`columns` as `_file_examples` lists them: the text, (the second text,) the label."""
     for name in header:
         if header.count(name) > 1:
             raise ValueError(f"{path}:{line}: the header names column {name!r} twice")
-    for column in columns:
+    for index, column in enumerate(columns):
         if column not in header:
             raise ValueError(
                 f"{path}:{line}: the header has no column {column!r}; its columns are {header}"
+                + _column_hint(header, columns, index)
             )
+
+
+def _column_hint(header, columns, index):
+    """Names the fix when exactly one header column is left unclaimed."""
+    unclaimed = [name for name in header if name not in columns]
+    if len(unclaimed) != 1:
+        return ""
+    role = "text" if index == 0 else "label" if index == len(columns) - 1 else "text_b"
+    flag = "--" + role.replace("_", "-") + "-column"
+    return f". Is it {unclaimed[0]!r}? Pass {flag} {unclaimed[0]} ({role}_column={unclaimed[0]!r})"
 
 
 def _jsonl_rows(path, text, columns):

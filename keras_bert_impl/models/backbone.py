@@ -60,7 +60,11 @@ class BertBackbone(keras.Model):
 
     Args:
         config: a `BertConfig` (or its `to_dict()` form).
-        **kwargs: `keras.Model` arguments such as `name` and `dtype`.
+        **kwargs: `keras.Model` arguments such as `name` and `dtype` (a
+            precision policy such as "mixed_bfloat16"; default: the global
+            policy when the model is built). The policy is saved with the
+            model, so a reloaded model keeps it whatever the global policy
+            then.
 
     Example:
 
@@ -75,7 +79,8 @@ class BertBackbone(keras.Model):
     def __init__(self, config, **kwargs):
         if isinstance(config, dict):
             config = BertConfig.from_dict(config)
-        dtype = kwargs.pop("dtype", None)
+        # Resolved now, so that the saved config names the policy in force.
+        dtype = keras.dtype_policies.get(kwargs.pop("dtype", None) or keras.config.dtype_policy())
         inputs = model_inputs()
         embeddings = BertEmbeddings(
             vocab_size=config.vocab_size,
@@ -109,6 +114,9 @@ class BertBackbone(keras.Model):
         )(x, inputs["cls_positions"])
         outputs = {"sequence_output": x, "pooled_output": pooled}
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # A functional Model takes the global policy whatever `dtype` says;
+        # the heads built on this backbone read `dtype_policy`.
+        self.dtype_policy = dtype
         self.config = config
         self.embeddings = embeddings
 
@@ -173,6 +181,7 @@ class BertBackbone(keras.Model):
             "config": self.config.to_dict(),
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
 
     @classmethod

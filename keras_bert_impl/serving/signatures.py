@@ -70,8 +70,8 @@ from keras_bert_impl.models import (
 )
 from keras_bert_impl.tasks import question_answering, tagging
 from keras_bert_impl.text import SegmentPacker
+from keras_bert_impl.text.masked_text import tokenize_masked_text
 from keras_bert_impl.text.packing import trim_padding
-from keras_bert_impl.text.vocab import MASK_TOKEN
 
 CLASSIFIER = "classifier"
 PRETRAINER = "pretrainer"
@@ -201,23 +201,6 @@ class ServingFunctions:
     def _pack(self, *segments):
         return trim_padding(self._packer(*segments))
 
-    def _tokenize_with_masks(self, text):
-        # The tokenizer splits "[MASK]" into "[", "mask", "]" as original BERT
-        # does, so split the raw text on the literal first, tokenize the
-        # pieces and put the mask id between consecutive pieces of a text.
-        pieces = tf.strings.split(text, sep=MASK_TOKEN)
-        piece_ids = self.tokenizer(pieces.flat_values)
-        index_in_text = tf.range(tf.size(pieces.flat_values, out_type=tf.int64)) - tf.gather(
-            pieces.row_splits, pieces.value_rowids()
-        )
-        followed_by_mask = index_in_text < tf.gather(pieces.row_lengths(), pieces.value_rowids()) - 1
-        mask_ids = tf.RaggedTensor.from_row_lengths(
-            tf.fill([tf.reduce_sum(tf.cast(followed_by_mask, tf.int32))], self.tokenizer.mask_id),
-            tf.cast(followed_by_mask, tf.int64),
-        )
-        piece_ids = tf.concat([piece_ids, mask_ids], axis=1)
-        return tf.RaggedTensor.from_row_splits(piece_ids, pieces.row_splits).merge_dims(1, 2)
-
     # Classifier.
 
     def _logits(self, inputs):
@@ -259,7 +242,7 @@ class ServingFunctions:
     # Pretrainer.
 
     def _fill_mask(self, text):
-        inputs = self._pack(self._tokenize_with_masks(text))
+        inputs = self._pack(tokenize_masked_text(self.tokenizer, text))
         token_ids = inputs["token_ids"]
         positions = tf.broadcast_to(tf.range(tf.shape(token_ids)[1]), tf.shape(token_ids))
         mask_positions = tf.ragged.boolean_mask(positions, token_ids == self.tokenizer.mask_id)

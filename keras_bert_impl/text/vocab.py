@@ -16,6 +16,7 @@ Example:
 """
 
 import os
+import time
 
 import tensorflow as tf
 
@@ -111,6 +112,7 @@ def learn_vocab(
     min_word_count=2,
     max_piece_length=50,
     max_unique_chars=1000,
+    progress=None,
 ):
     """Learns a WordPiece vocabulary from raw text.
 
@@ -133,6 +135,8 @@ def learn_vocab(
             (their characters still get tokens).
         max_piece_length: longest piece, in characters.
         max_unique_chars: most single characters kept.
+        progress: a function called with a line of progress now and then
+            (e.g. `print`); None for silence.
 
     Returns:
         the vocabulary as a list of tokens, `reserved_tokens` first.
@@ -141,8 +145,6 @@ def learn_vocab(
         ValueError: vocab_size too small for the reserved tokens.
         FileNotFoundError: a path given as `os.PathLike` does not exist.
     """
-    # Imported here: the tokenizer module imports this one for load_vocab.
-    from keras_bert_impl.text.tokenizer import split_words
     from tensorflow_text.tools.wordpiece_vocab import (
         wordpiece_tokenizer_learner_lib as learner,
     )
@@ -153,16 +155,8 @@ def learn_vocab(
             f"vocab_size={vocab_size} must exceed the {len(reserved_tokens)} "
             "reserved tokens"
         )
-    texts = _as_text_dataset(texts_or_files)
-    words = texts.batch(256).map(
-        lambda batch: split_words(batch, lowercase=lowercase).flat_values
-    )
-    try:
-        word_counts = learner.count_words(words)
-    except StopIteration:  # the learner's way of finding no words at all
-        raise ValueError(
-            "no words to learn a vocabulary from: the text is empty or blank"
-        ) from None
+    word_counts = _count_words(_as_text_dataset(texts_or_files), lowercase, progress or _silent)
+    (progress or _silent)(f"learning word pieces from {len(word_counts)} distinct words")
     vocab = learner.learn(
         word_counts,
         vocab_size,
@@ -174,6 +168,45 @@ def learn_vocab(
     if output_path is not None:
         save_vocab(vocab, output_path)
     return vocab
+
+
+_TEXTS_PER_BATCH = 256
+_PROGRESS_SECONDS = 5.0
+
+
+def _silent(_):
+    pass
+
+
+def _count_words(texts, lowercase, progress):
+    """`collections.Counter` of the words of a dataset of texts, split as `Tokenizer` does."""
+    # Imported here: the tokenizer module imports this one for load_vocab.
+    from keras_bert_impl.text.tokenizer import split_words
+    from tensorflow_text.tools.wordpiece_vocab import (
+        wordpiece_tokenizer_learner_lib as learner,
+    )
+
+    words = texts.batch(_TEXTS_PER_BATCH).map(
+        lambda batch: split_words(batch, lowercase=lowercase).flat_values
+    )
+    try:
+        return learner.count_words(_reporting(words, progress))
+    except StopIteration:  # the learner's way of finding no words at all
+        raise ValueError(
+            "no words to learn a vocabulary from: the text is empty or blank"
+        ) from None
+
+
+def _reporting(word_batches, progress):
+    """Yields the batches, telling `progress` how far it got every few seconds."""
+    start = last = time.monotonic()
+    for batches, batch in enumerate(word_batches, start=1):
+        yield batch
+        now = time.monotonic()
+        if now - last >= _PROGRESS_SECONDS:
+            texts = batches * _TEXTS_PER_BATCH
+            progress(f"  counted the words of about {texts} texts ({now - start:.0f} s)")
+            last = now
 
 
 def _as_text_dataset(texts_or_files):

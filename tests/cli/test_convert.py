@@ -101,7 +101,7 @@ def test_keras_hub_preset_to_model_dir_and_back(tmp_path):
     assert again.preprocessor.tokenizer.lowercase is True
 
 
-def test_backbone_without_vocab_needs_one_and_gets_a_new_head(tmp_path):
+def test_backbone_without_vocab_needs_one_and_gets_a_new_head(tmp_path, capsys):
     hub_backbone = keras_hub.models.BertBackbone(vocabulary_size=len(VOCAB), num_layers=1, num_heads=2,
                                                  hidden_dim=16, intermediate_dim=24)
     hub_backbone.save_to_preset(str(tmp_path / "preset"))
@@ -115,7 +115,12 @@ def test_backbone_without_vocab_needs_one_and_gets_a_new_head(tmp_path):
     with pytest.warns(UserWarning, match="newly initialised"):
         _convert("--from", "keras_hub", "--to", "keras", "--vocab", str(vocab), "--lowercase",
                  str(tmp_path / "preset"), str(tmp_path / "dir"))
-    assert isinstance(load_model_dir(str(tmp_path / "dir")).model, kbi.BertPretrainer)
+    # The summary names what was written, not what was read (a backbone).
+    assert "BertPretrainer, 1 layers" in capsys.readouterr().out
+    loaded = load_model_dir(str(tmp_path / "dir"))
+    assert isinstance(loaded.model, kbi.BertPretrainer)
+    assert loaded.untrained_heads == ("mlm",)  # fill-mask refuses it
+    assert loaded.seq_len == loaded.config.max_position_embeddings
 
 
 def test_user_errors_exit_2_with_one_line(tmp_path, capsys):

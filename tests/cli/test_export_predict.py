@@ -5,6 +5,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -105,19 +106,26 @@ def test_predict_pairs_stdin_and_embeddings(dirs, capsys, monkeypatch):
     assert "mean_embedding [32]:" in capsys.readouterr().out
 
 
+def test_a_model_dir_and_an_export_swapped_name_the_right_flag(dirs, capsys):
+    assert main("predict", "--saved-model", dirs["classifier"], "a cat") == 2
+    assert f"pass --model {dirs['classifier']}" in capsys.readouterr().err
+    assert main("fill-mask", "--model", dirs["mlm_export"], "a [MASK]") == 2
+    assert f"pass --saved-model {dirs['mlm_export']}" in capsys.readouterr().err
+
+
 def test_predict_on_a_pretrained_model_points_to_fill_mask(dirs, capsys):
     assert main("predict", "--saved-model", dirs["mlm_export"], "a cat") == 2
     assert "use fill-mask" in capsys.readouterr().err
 
 
 def test_fill_mask_human_output(dirs, capsys):
-    assert main("fill-mask", "--saved-model", dirs["mlm_export"], "the [MASK] sat on the [MASK].", "no mask") == 0
+    assert main("fill-mask", "--saved-model", dirs["mlm_export"], "the [MASK] sat on the [MASK].") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "the [MASK] sat on the [MASK]."
     assert out[1].startswith("  [MASK] 1: ") and out[1].count(",") == 2  # the export's top 3
     assert out[2].startswith("  [MASK] 2: ")
     assert out[3].startswith("  -> the ") and "[MASK]" not in out[3]
-    assert out[4:] == ["no mask", "  (no [MASK] in this text)"]
+    assert len(out) == 4
 
 
 def test_fill_mask_json_from_export_and_model_dir(dirs, capsys):
@@ -142,3 +150,17 @@ def test_fill_mask_user_errors(dirs, capsys):
     assert "is a classifier" in capsys.readouterr().err
     assert main("fill-mask", "--saved-model", dirs["cls_export"] + "-missing", "a [MASK]") == 2
     assert "No SavedModel" in capsys.readouterr().err
+    # Checked before anything loads: the model path need not even exist.
+    assert main("fill-mask", "--model", dirs["pretrainer"] + "-missing", "a [MASK]", "no mask") == 2
+    assert "text 2 ('no mask') has no [MASK]" in capsys.readouterr().err
+
+
+def test_fill_mask_refuses_an_untrained_mlm_head(dirs, tmp_path, capsys):
+    untrained = tmp_path / "untrained"
+    shutil.copytree(dirs["pretrainer"], untrained)
+    (untrained / "heads.json").write_text('{"untrained_heads": ["mlm"]}\n')
+    assert main("fill-mask", "--model", untrained, "a [MASK] ran.") == 2
+    err = capsys.readouterr().err
+    assert "masked-LM head was newly initialised" in err and "--allow-untrained-head" in err
+    assert main("fill-mask", "--model", untrained, "--allow-untrained-head", "a [MASK] ran.") == 0
+    assert "warning: " in capsys.readouterr().err

@@ -118,6 +118,24 @@ def test_backbone_only(tmp_path):
     assert max(errors.values()) < 1e-5, errors
 
 
+def test_a_checkpoint_without_heads_loads_its_backbone_with_a_warning(tmp_path):
+    hf_model = random_hf_pretraining_model(HF_CONFIG, seed=3)
+    tensors = {k: v for k, v in _google_tensors(hf_model).items() if not k.startswith("cls/")}
+    folder = write_google_release(tmp_path / "release", hf_model, tensors)
+    with pytest.warns(UserWarning, match="no masked-LM head"):
+        backbone = kbi.load_google_checkpoint(str(folder))
+    assert isinstance(backbone, kbi.BertBackbone)
+    batch = bert_batch(HF_CONFIG["vocab_size"])
+    errors = max_errors(backbone.predict_on_batch(encoder_inputs(batch)), hf_outputs(hf_model, batch))
+    assert max(errors.values()) < 1e-5, errors
+    # A head that is there in part is a broken checkpoint, not a headless one.
+    del tensors["bert/pooler/dense/bias"]
+    tensors["cls/predictions/output_bias"] = np.zeros(HF_CONFIG["vocab_size"], "float32")
+    broken = write_google_release(tmp_path / "broken", hf_model, tensors)
+    with pytest.raises(ValueError, match="missing tensors"):
+        kbi.load_google_checkpoint(str(broken))
+
+
 def test_unknown_tensor_is_an_error_naming_it(tmp_path):
     hf_model = random_hf_pretraining_model(HF_CONFIG)
     tensors = _google_tensors(hf_model)

@@ -19,6 +19,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from keras_bert_impl.model_dir import load_model_dir
 from keras_bert_impl.serving import export_saved_model
 from keras_bert_impl.text import SegmentPacker
+from keras_bert_impl.text.masked_text import tokenize_masked_text
 from tiny_models import LABELS, make_tiny_model_dir
 
 SEQ_LEN = 16
@@ -61,15 +62,11 @@ def pack(tokenizer, *segments):
 
 
 def masked_segments(tokenizer, texts):
-    """Token ids of texts with the mask id where each literal [MASK] was."""
-    rows = []
-    for text in texts:
-        pieces = tokenizer(strings(text.split(b"[MASK]"))).to_list()
-        ids = list(pieces[0])
-        for piece in pieces[1:]:
-            ids += [tokenizer.mask_id, *piece]
-        rows.append(ids)
-    return tf.ragged.constant(rows, dtype=tf.int32, ragged_rank=1)
+    """Token ids of texts with the mask id where each literal [MASK] was.
+
+    The package's one function for it (tested in tests/text/test_masked_text.py).
+    """
+    return tokenize_masked_text(tokenizer, strings(texts))
 
 
 def softmax(logits):

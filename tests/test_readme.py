@@ -1,0 +1,76 @@
+"""The README's code runs as written: its names import, its main-job listing is what runs."""
+
+import ast
+import importlib
+import os
+import re
+import shlex
+
+import pytest
+
+import keras_bert_impl
+from keras_bert_impl.cli.default_job import steps
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+PACKAGE = "keras_bert_impl"
+
+
+def _readme():
+    with open(README, encoding="utf-8") as f:
+        return f.read()
+
+
+def _python_blocks():
+    return re.findall(r"```python\n(.*?)```", _readme(), re.S)
+
+
+def _package_names_used(code):
+    """(module, name) pairs the code takes from this package; name None for `import module`."""
+    tree = ast.parse(code)
+    aliases, used = {}, set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == PACKAGE:
+                    used.add((alias.name, None))
+                    aliases[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == PACKAGE:
+            used.update((node.module, alias.name) for alias in node.names)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            used.add((aliases[node.value.id], node.attr))
+    return used
+
+
+def test_the_readme_has_python_code_using_the_package():
+    assert any(_package_names_used(block) for block in _python_blocks())
+
+
+@pytest.mark.parametrize("block", _python_blocks(), ids=lambda block: block.splitlines()[0][:40])
+def test_every_name_the_readme_uses_imports_as_written(block):
+    for module_name, name in sorted(_package_names_used(block), key=str):
+        module = importlib.import_module(module_name)
+        if name is not None and not hasattr(module, name):
+            importlib.import_module(f"{module_name}.{name}")  # a submodule, or ImportError
+
+
+def test_every_public_name_imports():
+    for name in keras_bert_impl.__all__:
+        assert getattr(keras_bert_impl, name) is not None, name
+    for name in ("Tokenizer", "learn_vocab", "SegmentPacker", "MlmMasker", "BertBackbone",
+                 "BertPretrainer", "BertClassifier"):
+        assert name in keras_bert_impl.__all__
+
+
+def _main_job_listing():
+    section = _readme().split("## The main job", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    commands = block.replace("\\\n", " ").splitlines()
+    prefix = ["python", "train_tf.py"]
+    argvs = [shlex.split(line) for line in commands if line.strip()]
+    assert all(argv[:2] == prefix for argv in argvs), argvs
+    return [argv[2:] for argv in argvs]
+
+
+def test_the_main_job_listing_is_what_the_main_job_runs():
+    assert _main_job_listing() == steps()
