@@ -21,12 +21,16 @@ def main(argv):
     if not argv:
         tf_logs.import_tensorflow_quietly()
         return default_job.run(cli.build_parser, cli.run_guarded)
-    parser = cli.build_parser(default_job.DESCRIPTION, argv)
-    args = parser.parse_args(argv)
+    # Before parsing: building a subcommand's flags may import TensorFlow.
+    verbose = "--verbose" in argv
+    with tf_logs.start_up_quietly(verbose):
+        parser = cli.build_parser(default_job.DESCRIPTION, argv)
+        args = parser.parse_args(argv)
+        if getattr(args, "run", None):
+            tf_logs.import_tensorflow_quietly(verbose)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    tf_logs.import_tensorflow_quietly(args.verbose)
     return cli.run_guarded(args.run, args)
 
 

@@ -32,8 +32,9 @@ VERBOSE_ENV = "KERAS_BERT_VERBOSE"
 # and its one preamble line.
 _ABSL_LINE = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ")
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called"
-# What Python itself writes to stderr: "path.py:12: UserWarning: ...", tracebacks.
-_PYTHON_MESSAGE = re.compile(r"^(\S+:\d+: \w+(Warning|Error)|Traceback )")
+# Second lines of multi-line start-up records (cpu_feature_guard's); anything
+# else after a record is the program's own output and is kept.
+_CONTINUATIONS = ("To enable the following instructions:",)
 
 
 def verbose_requested(verbose_flag=False):
@@ -41,34 +42,45 @@ def verbose_requested(verbose_flag=False):
     return verbose_flag or os.environ.get(VERBOSE_ENV, "") not in ("", "0")
 
 
-def import_tensorflow_quietly(verbose=False):
-    """Imports TensorFlow, tensorflow-text and Keras without their start-up messages.
+@contextlib.contextmanager
+def start_up_quietly(verbose=False):
+    """Drops the start-up messages of whatever TensorFlow loading the block does.
 
-    Does nothing when `verbose` or `KERAS_BERT_VERBOSE` asks for the
-    messages, or once TensorFlow is imported (too late to silence it).
+    Wrap the code that may import TensorFlow first (building a subcommand's
+    flags can). Everything else the block writes to stderr is passed on when
+    it ends. Does nothing when `verbose` or `KERAS_BERT_VERBOSE` asks for
+    the messages, or once TensorFlow is imported (too late to silence it).
     """
     if verbose_requested(verbose) or "tensorflow" in sys.modules:
+        yield
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as captured:
         try:
             with _stderr_redirected(captured):
-                import keras  # noqa: F401
-                import tensorflow  # noqa: F401
-                import tensorflow_text  # noqa: F401
+                yield
         finally:
             captured.seek(0)
             sys.stderr.write("".join(_without_log_records(captured)))
+            sys.stderr.flush()
+
+
+def import_tensorflow_quietly(verbose=False):
+    """Imports TensorFlow, tensorflow-text and Keras without their start-up messages."""
+    with start_up_quietly(verbose):
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+        import tensorflow_text  # noqa: F401
 
 
 def _without_log_records(lines):
-    """The lines that are not absl log records (a record may span several lines)."""
+    """The lines that are not absl log records (nor a known record's second line)."""
     in_record = False
     for line in lines:
         if _ABSL_LINE.match(line) or line.startswith(_ABSL_PREAMBLE):
             in_record = True
-        elif in_record and not _PYTHON_MESSAGE.match(line):
-            continue  # e.g. cpu_feature_guard's "To enable the following instructions: ..."
+        elif in_record and line.startswith(_CONTINUATIONS):
+            continue
         else:
             in_record = False
             yield line

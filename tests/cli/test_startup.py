@@ -45,8 +45,10 @@ def test_help_lists_every_subcommand_and_the_verbose_switch():
     for name in SUBCOMMANDS:
         assert name.replace("_", "-") in result.stdout
     assert "--verbose" in result.stdout and "KERAS_BERT_VERBOSE" in result.stdout
-    finetune = run_cli("finetune", "--help")
+    finetune = run_cli("finetune", "--help")  # its task flags import TensorFlow: still quiet
     assert finetune.returncode == 0 and "--verbose" in finetune.stdout
+    bad = run_cli("finetune", "--output", "x", "--bogus")  # stderr after the start-up is kept
+    assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
 
 
 def test_start_up_messages_are_dropped_unless_asked_for():
