@@ -252,7 +252,10 @@ def _logits_from_token_vectors(model, segment_ids, padding_mask):
     """
     backbone = model.backbone
     embed = backbone.embeddings
-    encoder = keras.Model([embed.output, backbone.input["padding_mask"]], backbone.output)
+    # The packed inputs stay optional inputs of the cut graph (passed as None:
+    # an explanation is of one plain row), since the blocks and pooler take them.
+    packed = [backbone.input[name] for name in ("example_ids", "cls_positions")]
+    encoder = keras.Model([embed.output, backbone.input["padding_mask"], *packed], backbone.output)
     head_name, head_input = _HEADS[type(model)]
     head = model.get_layer(head_name)
     seq_len = segment_ids.shape[1]
@@ -263,7 +266,7 @@ def _logits_from_token_vectors(model, segment_ids, padding_mask):
     def logits_of(token_vectors):
         count = tf.shape(token_vectors)[0]
         embeddings = embed.layer_norm(token_vectors + position_and_segment)
-        outputs = encoder([embeddings, tf.repeat(padding_mask, count, axis=0)], training=False)
+        outputs = encoder([embeddings, tf.repeat(padding_mask, count, axis=0), None, None], training=False)
         return tf.cast(head(outputs[head_input], training=False), tf.float32)
 
     return logits_of
