@@ -163,7 +163,7 @@ def backup_dir_for(output_dir, strategy):
     return per_worker_dir(os.path.join(output_dir, "backup"), strategy)
 
 
-def fit_resumably(model, data, args, strategy, output_dir, **fit_args):
+def fit_resumably(model, data, args, strategy, output_dir, restore_batches=None, **fit_args):
     """`model.fit` with the run's callbacks: backups, TensorBoard, NaN and signal stops.
 
     Returns:
@@ -177,7 +177,8 @@ def fit_resumably(model, data, args, strategy, output_dir, **fit_args):
     verbose = progress_verbosity()
     with StopRequest() as stop:
         callbacks = training_callbacks(
-            output_dir, backup_dir, args.precision, tensorboard=is_chief(strategy), stop=stop
+            output_dir, backup_dir, args.precision, tensorboard=is_chief(strategy), stop=stop,
+            restore_batches=restore_batches,
         )
         if verbose != 1:  # no live progress bar: a line every half minute instead
             callbacks.append(PeriodicProgress(PROGRESS_SECONDS))

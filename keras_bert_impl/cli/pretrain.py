@@ -116,7 +116,10 @@ def pretrain(args):
         data = _CorpusData(documents, Tokenizer(vocab_file, lowercase=args.lowercase), args)
     config = _model_config(args, data.tokenizer)
     steps_per_epoch, epochs = _schedule(args, data)
-    start_batch = backup_batches(common.backup_dir_for(output_dir, strategy), steps_per_epoch)
+    # Under multi_worker the workers agree here on the backup they all have.
+    start_batch = backup_batches(
+        common.backup_dir_for(output_dir, strategy), steps_per_epoch, strategy
+    )
     pretrainer = _compiled_pretrainer(config, args, strategy, steps_per_epoch * epochs)
     print(data.describe_rows(args.seq_len))
     print(
@@ -138,6 +141,7 @@ def pretrain(args):
         args,
         strategy,
         output_dir,
+        restore_batches=start_batch,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
     )

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -30,6 +31,7 @@ from keras_bert_impl.io_utils import (
     write_text_atomically,
 )
 from keras_bert_impl.training.signals import TrainingInterrupted
+from keras_bert_impl.training.strategy import sum_over_workers, worker_count_and_index
 
 _LATEST, _PREVIOUS = "latest.weights.h5", "previous.weights.h5"
 # Group of a backup file holding the dropout seed states.
@@ -118,6 +120,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         backup_dir: folder of the backups (one per worker).
         stop: a `StopRequest`, or None to ignore signals.
         double_checkpoint: keep the previous backup as well.
+        restore_batches: restore the backup that trained on this many
+            batches (0: none), as `backup_batches` agreed across workers; None:
+            the latest good one.
 
     Example:
 
@@ -125,13 +130,14 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     >>> model.fit(data, epochs=10, callbacks=[callback])  # doctest: +SKIP
     """
 
-    def __init__(self, backup_dir, stop=None, double_checkpoint=True):
+    def __init__(self, backup_dir, stop=None, double_checkpoint=True, restore_batches=None):
         # The backup is deleted by the caller once the final model is saved, so
         # a kill between the end of `fit` and that save still resumes.
         super().__init__(backup_dir, double_checkpoint=double_checkpoint, delete_checkpoint=False)
         # Keras names it latest.weights.h5.bkp, which `load_weights` refuses to read.
         self._prev_weights_path = os.path.join(backup_dir, _PREVIOUS)
         self.stop = stop
+        self.restore_batches = restore_batches
         self._epoch = 0
         self._steps_done = 0
         self._steps_per_epoch = None
@@ -152,7 +158,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         if not self.model.built:
             raise ValueError("AtomicBackupAndRestore needs a built model before fit().")
         self._steps_per_epoch = self.params.get("steps") if self.params else None
-        path, position, damaged = choose_backup(self.backup_dir)
+        path, position, damaged = choose_backup(
+            self.backup_dir, self.restore_batches, self._steps_per_epoch
+        )
         if path is None:
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
@@ -190,8 +198,17 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 self.model.stop_training = True
                 self._ended_epoch_early = True
         self._steps_done = steps_done
-        if self.stop is not None and self.stop.requested:
+        if self.stop is not None and self._stop_requested():
             self._stop_after(steps_done)
+
+    def _stop_requested(self):
+        requested = self.stop.requested
+        strategy = self.model.distribute_strategy
+        if worker_count_and_index(strategy)[0] > 1:
+            # A signal reaches one worker: all stop after the same step, each
+            # with its backup, instead of the others waiting on it forever.
+            requested = sum_over_workers(strategy, [int(requested)])[0] > 0
+        return requested
 
     def on_epoch_end(self, epoch, logs=None):
         if self._ended_epoch_early:
@@ -203,14 +220,15 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._save(epoch + 1, 0)
 
     def _stop_after(self, steps_done):
-        name = self.stop.signal_name
+        name = self.stop.signal_name or "a signal to another worker"
+        number = self.stop.signal_number or signal.SIGTERM
         if self._steps_per_epoch and steps_done >= self._steps_per_epoch:
             self._save(self._epoch + 1, 0)
         elif self._steps_per_epoch:
             self._save(self._epoch, steps_done)
         else:
             raise TrainingInterrupted(
-                self.stop.signal_number,
+                number,
                 f"stopped on {name} in the first epoch, whose length is not known yet, "
                 f"so no backup of this step was written; a rerun with the same --output "
                 f"resumes from the last backup in {self.backup_dir}, if any.",
@@ -218,7 +236,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._wait_for_backup()
         step = int(self.model.optimizer.iterations.numpy())
         raise TrainingInterrupted(
-            self.stop.signal_number,
+            number,
             f"stopped on {name} after step {step}; backup written to "
             f"{self._weights_path}. Rerun the same command to resume.",
         )
@@ -319,48 +337,95 @@ def read_backup_position(path):
     return position
 
 
-def choose_backup(backup_dir):
-    """The backup a run in `backup_dir` resumes from: the latest one that checks out.
+def backup_candidates(backup_dir):
+    """The backups in `backup_dir` that check out, latest first.
 
     Returns:
-        `(path, position, damaged)`: the backup file and its position (see
-        `read_backup_position`), or `(None, None, damaged)` when there is no
-        backup; `damaged` describes each backup passed over.
-
-    Raises:
-        ValueError: there are backups, but none is usable.
+        `(candidates, damaged)`: a list of `(path, position)` (see
+        `read_backup_position`), and a description of each backup passed over.
     """
-    damaged = []
+    candidates, damaged = [], []
     for name in (_LATEST, _PREVIOUS):
         path = os.path.join(backup_dir, name)
         if not os.path.exists(path):
             continue
         try:
-            return path, read_backup_position(path), damaged
+            candidates.append((path, read_backup_position(path)))
         except ValueError as e:
             damaged.append(_describe(path, e))
-    if damaged:
+    return candidates, damaged
+
+
+def choose_backup(backup_dir, batches=None, steps_per_epoch=None):
+    """The backup a run in `backup_dir` resumes from.
+
+    Args:
+        batches: restore the backup that trained on this many batches (0:
+            none), as the workers of a cluster agreed; None: the latest one
+            that checks out.
+        steps_per_epoch: the run's, to count a backup's batches.
+
+    Returns:
+        `(path, position, damaged)`, or `(None, None, damaged)` when there is
+        nothing to restore; `damaged` describes each backup passed over.
+
+    Raises:
+        ValueError: there are backups, but none is usable (or none has
+            `batches`).
+    """
+    candidates, damaged = backup_candidates(backup_dir)
+    if batches is not None:
+        candidates = [
+            (path, position) for path, position in candidates
+            if position_batches(position, steps_per_epoch) == batches
+        ]
+        if not batches:
+            return None, None, damaged
+    if candidates:
+        path, position = candidates[0]
+        return path, position, damaged
+    if damaged or batches:
         raise ValueError(
-            f"no usable backup to resume from: {'; '.join(damaged)}. Delete "
-            f"{backup_dir} to start the run over."
+            f"no usable backup to resume from{f' at batch {batches}' if batches else ''}: "
+            f"{'; '.join(damaged) or 'none has it'}. Delete {backup_dir} to start the run over."
         )
     return None, None, damaged
 
 
-def backup_batches(backup_dir, steps_per_epoch):
+def position_batches(position, steps_per_epoch):
+    """Batches of its data stream a backup at `position` trained on."""
+    return position["epoch"] * steps_per_epoch + position["steps"]
+
+
+def backup_batches(backup_dir, steps_per_epoch, strategy=None):
     """How many batches of its data stream the run in `backup_dir` trained on.
 
     A resumed run skips that many (`pretraining_dataset(start_batch=...)`), so
-    it sees exactly the batches the uninterrupted run would have seen.
+    it sees exactly the batches the uninterrupted run would have seen. Under a
+    multi-worker `strategy`, the workers agree (a collective, every worker
+    calls this at start-up) on the newest backup that all of them have: each
+    keeps two, so after a worker died between its backup and another's, they
+    all restore the same step.
 
     Returns:
         epochs done * `steps_per_epoch` + steps done in the next one; 0
         without a backup.
     """
-    _, position, _ = choose_backup(backup_dir)
-    if position is None:
-        return 0
-    return position["epoch"] * steps_per_epoch + position["steps"]
+    candidates, damaged = backup_candidates(backup_dir)
+    if damaged and not candidates:
+        choose_backup(backup_dir)  # raises, naming each damaged backup
+    own = [position_batches(position, steps_per_epoch) for _, position in candidates]
+    if strategy is None:
+        return own[0] if own else 0
+    num_workers, index = worker_count_and_index(strategy)
+    if num_workers == 1:
+        return own[0] if own else 0
+    # Row w: worker w's backups as batches + 1 (0: no backup).
+    table = np.zeros([num_workers, 2], np.int64)
+    table[index, : len(own)] = np.array(own, np.int64) + 1
+    table = sum_over_workers(strategy, table)
+    shared = set.intersection(*({int(v) - 1 for v in row if v} | {0} for row in table))
+    return max(shared)
 
 
 def _seed_generators(model):
@@ -414,7 +479,8 @@ def progress_verbosity():
     return 1 if sys.stdout.isatty() else 2
 
 
-def training_callbacks(output_dir, backup_dir, precision, tensorboard=True, stop=None):
+def training_callbacks(output_dir, backup_dir, precision, tensorboard=True, stop=None,
+                       restore_batches=None):
     """Returns the standard callbacks of a run, in the order they must run.
 
     Args:
@@ -424,6 +490,7 @@ def training_callbacks(output_dir, backup_dir, precision, tensorboard=True, stop
             with `remove_backup` after saving the final model.
         precision: precision policy name, for the NaN advice.
         tensorboard: whether to write TensorBoard logs.
+        restore_batches: see `AtomicBackupAndRestore`.
         stop: a `signals.StopRequest` active around `fit`, to stop cleanly
             on SIGTERM/SIGINT.
     """
@@ -432,7 +499,7 @@ def training_callbacks(output_dir, backup_dir, precision, tensorboard=True, stop
         StopOnNonFiniteLoss(precision),
         # Saved at each epoch end; runs given --steps use short epochs of
         # --checkpoint-every steps so a backup lands every that many steps.
-        AtomicBackupAndRestore(backup_dir, stop=stop),
+        AtomicBackupAndRestore(backup_dir, stop=stop, restore_batches=restore_batches),
     ]
     if tensorboard:
         callbacks.append(

@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl.choices import STRATEGY_NAMES
@@ -339,6 +340,43 @@ def per_worker_dir(base_dir, strategy):
     if task_type is None:
         return base_dir
     return os.path.join(base_dir, f"{task_type}_{task_index}")
+
+
+def worker_count_and_index(strategy):
+    """(number of worker processes, this one's index), (1, 0) outside a cluster.
+
+    Tasks are numbered chief first, then workers, in TF_CONFIG's order.
+    """
+    task_type, task_index = _task_of(strategy)
+    if task_type is None:
+        return 1, 0
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    tasks = [(job, i) for job in _MULTI_WORKER_JOBS for i in range(len(cluster.get(job, [])))]
+    return len(tasks), tasks.index((task_type, task_index))
+
+
+def sum_over_workers(strategy, values):
+    """Element-wise sum of an int array over the worker processes (a collective).
+
+    Every worker must call it at the same point. Outside a cluster it
+    returns `values`.
+
+    Example:
+
+        seen = np.zeros([num_workers], np.int64); seen[index] = 1
+        sum_over_workers(strategy, seen)  # [1, 1, ...] on every worker
+    """
+    num_workers, _ = worker_count_and_index(strategy)
+    values = np.asarray(values, np.int64)
+    if num_workers == 1:
+        return values
+    local_replicas = strategy.num_replicas_in_sync // num_workers
+    value = tf.constant(values)
+    total = strategy.reduce(
+        tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.identity(value)), axis=None
+    )
+    # Each local replica contributed the worker's array once.
+    return total.numpy() // local_replicas
 
 
 def _task_of(strategy):

@@ -18,14 +18,17 @@ clipping on the all-reduced gradient (training/optimization.py).
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 
+import h5py
 import numpy as np
 import pytest
 
 from keras_bert_impl.config import BertConfig
+from keras_bert_impl.training.callbacks import choose_backup
 
 from cli_support import REPO_ROOT, read_json
 from support.ports import free_ports
@@ -34,6 +37,9 @@ pytestmark = pytest.mark.slow
 
 NUM_WORKERS = 2
 STEPS = 4
+FAULT_STEPS = 8
+# Three cluster launches, each waiting for backups on a shared machine.
+FAULT_TIMEOUT_S = 600
 # Each process starts TensorFlow and learns a vocabulary on a small shared
 # machine: a healthy run takes well under a minute; a hung collective would
 # block forever.
@@ -157,3 +163,81 @@ def test_two_workers_pretrain_like_one_process(tmp_path):
     print("per-step losses, one process:", single_losses)
     assert len(cluster_losses) == len(single_losses) == STEPS
     np.testing.assert_allclose(cluster_losses, single_losses, rtol=0, atol=1e-5)
+
+
+def _backup_step(output, index):
+    """Batches covered by worker `index`'s newest good backup (0 without one)."""
+    backup_dir = os.path.join(output, "backup", f"worker_{index}")
+    try:
+        _, position, _ = choose_backup(backup_dir)
+    except ValueError:
+        return 0
+    return 0 if position is None else position["epoch"] + position["steps"]
+
+
+def _wait_for(condition, processes, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline and all(p.poll() is None for p in processes):
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _final_weights(output):
+    arrays = {}
+    with h5py.File(os.path.join(output, "model.weights.h5"), "r") as f:
+        f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def test_stopped_and_killed_workers_resume_together_to_the_uninterrupted_weights(tmp_path):
+    corpus = _corpus(tmp_path / "corpus.txt")
+    config = _config(tmp_path / "config.json")
+    output, single_output = str(tmp_path / "cluster_run"), str(tmp_path / "single_run")
+    argv = _pretrain_argv(corpus, config, output, steps=FAULT_STEPS)
+    single_log = tmp_path / "single.log"
+    single = _start(_pretrain_argv(corpus, config, single_output, steps=FAULT_STEPS), single_log)
+    try:
+        # 1. SIGTERM to worker 1: both workers stop after the same step, with a backup.
+        workers = _start_workers(tmp_path, argv, "term")
+        processes = [process for process, _, _ in workers]
+        try:
+            assert _wait_for(lambda: _backup_step(output, 1) >= 2, processes, FAULT_TIMEOUT_S)
+            processes[1].send_signal(signal.SIGTERM)
+            _wait_all(processes, time.time() + 120)
+        finally:
+            _kill_all(processes)
+        assert [p.returncode for p in processes] == [143, 143], [_tail(log) for _, log, _ in workers]
+        stopped_at = _backup_step(output, 0)
+        assert stopped_at == _backup_step(output, 1) >= 2
+
+        # 2. SIGKILL worker 1 a little later; the survivor is stopped too.
+        workers = _start_workers(tmp_path, argv, "kill")
+        processes = [process for process, _, _ in workers]
+        try:
+            assert _wait_for(lambda: _backup_step(output, 1) >= stopped_at + 1, processes, FAULT_TIMEOUT_S)
+            processes[1].send_signal(signal.SIGKILL)
+            survivor_exited = _wait_for(lambda: processes[0].poll() is not None, [], 60)
+            print("the surviving worker", "exited by itself" if survivor_exited else "was killed")
+        finally:
+            _kill_all(processes)
+        print("backups at kill:", _backup_step(output, 0), _backup_step(output, 1))
+
+        # 3. The same command on both: they agree on a backup both have and finish.
+        workers = _start_workers(tmp_path, argv, "resume")
+        processes = [process for process, _, _ in workers]
+        try:
+            _wait_all(processes + [single], time.time() + FAULT_TIMEOUT_S)
+        finally:
+            _kill_all(processes + [single])
+        for index, (process, log_path, _) in enumerate(workers):
+            _assert_succeeded(process, log_path, f"resumed worker {index}")
+        _assert_succeeded(single, single_log, "single process")
+    finally:
+        _kill_all([single])
+
+    expected, resumed = _final_weights(single_output), _final_weights(output)
+    assert sorted(resumed) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(resumed[name], value, rtol=0, atol=1e-6, err_msg=name)
