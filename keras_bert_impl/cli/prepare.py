@@ -2,9 +2,6 @@
 
 import os
 
-from keras_bert_impl.data import shards
-from keras_bert_impl.text import Tokenizer
-
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -49,6 +46,10 @@ def register(subparsers):
 
 
 def run(args):
+    # Imported here: `prepare --help` answers before TensorFlow loads.
+    from keras_bert_impl.data import shards
+    from keras_bert_impl.text import Tokenizer
+
     for flag in ("seq_len", "num_shards", "document_buffer"):
         if getattr(args, flag) <= 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}.")
