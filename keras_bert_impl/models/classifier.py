@@ -2,9 +2,8 @@
 
 import keras
 
-from keras_bert_impl.layers import ClassificationHead
 from keras_bert_impl.models.backbone import backbone_inputs, model_inputs
-from keras_bert_impl.models.task import BertTask, sparse_cross_entropy
+from keras_bert_impl.models.task import BertTask, classification_head
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")
@@ -34,31 +33,15 @@ class BertClassifier(BertTask):
             raise ValueError(
                 f"BertClassifier needs num_classes >= 2, got {num_classes!r}."
             )
-        config = backbone.config
-        dropout = config.hidden_dropout if dropout is None else dropout
+        head, dropout = classification_head(
+            backbone, num_classes, dropout, name="classification_head"
+        )
         inputs = model_inputs()
-        pooled = backbone(backbone_inputs(inputs))["pooled_output"]
-        logits = ClassificationHead(
-            num_classes,
-            dropout=dropout,
-            initializer_range=config.initializer_range,
-            dtype=backbone.dtype_policy,
-            name="classification_head",
-        )(pooled)
+        logits = head(backbone(backbone_inputs(inputs))["pooled_output"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self.backbone = backbone
         self.num_classes = num_classes
         self.dropout = dropout
-
-    def compile(self, optimizer="adam", loss="auto", weighted_metrics="auto", **kwargs):
-        """Compiles with cross-entropy and accuracy unless given others."""
-        if loss == "auto":
-            loss = sparse_cross_entropy()
-        if weighted_metrics == "auto":
-            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(
-            optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
-        )
 
     def logits(self, inputs):
         """Inference logits, equal to `self(inputs, training=False)`, from

@@ -4,7 +4,7 @@ import keras
 
 from keras_bert_impl.layers import SpanHead
 from keras_bert_impl.models.backbone import INPUT_NAMES
-from keras_bert_impl.models.task import BertTask
+from keras_bert_impl.models.task import BertTask, sparse_cross_entropy
 
 OUTPUT_NAMES = ("start_logits", "end_logits")
 
@@ -49,16 +49,15 @@ class BertQuestionAnswerer(BertTask):
     def compile(self, optimizer="adam", loss="auto", metrics="auto", **kwargs):
         """Compiles with the mean of start and end cross-entropy unless given others."""
         if loss == "auto":
-            loss = {
-                name: keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-                for name in OUTPUT_NAMES
-            }
+            loss = {name: sparse_cross_entropy() for name in OUTPUT_NAMES}
             kwargs.setdefault("loss_weights", {name: 0.5 for name in OUTPUT_NAMES})
         if metrics == "auto":
             metrics = {
                 name: [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
                 for name in OUTPUT_NAMES
             }
+        # Span accuracy is per example, so no weighted metrics by default.
+        kwargs.setdefault("weighted_metrics", None)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def task_config(self):

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_bert_impl.layers import ClassificationHead
 from keras_bert_impl.models.backbone import with_packed_inputs
 
 
@@ -18,6 +19,20 @@ class BertTask(keras.Model):
     def __call__(self, inputs, *args, **kwargs):
         # Unpacked batches leave out the packed inputs (see BertBackbone).
         return super().__call__(with_packed_inputs(self, inputs), *args, **kwargs)
+
+    def compile(self, optimizer="adam", loss="auto", weighted_metrics="auto", **kwargs):
+        """Compiles with cross-entropy and accuracy unless given others.
+
+        Both are weighted by the sample weights when there are any, and the
+        loss is divided by the weights' sum (see `sparse_cross_entropy`).
+        """
+        if loss == "auto":
+            loss = sparse_cross_entropy()
+        if weighted_metrics == "auto":
+            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        super().compile(
+            optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs
+        )
 
     def task_config(self):
         """Returns the constructor arguments other than the backbone."""
@@ -53,3 +68,28 @@ def sparse_cross_entropy():
     return keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction="mean_with_sample_weight"
     )
+
+
+def classification_head(backbone, num_classes, dropout, name):
+    """The dense output layer of the classifiers, initialised as the backbone's.
+
+    Args:
+        backbone: the `BertBackbone` whose features the head reads.
+        num_classes: number of classes.
+        dropout: dropout before the layer; `None` takes the backbone's
+            `hidden_dropout`, as in BERT's fine-tuning recipe.
+        name: the layer's name.
+
+    Returns:
+        `(head, dropout)`: the `ClassificationHead` and the dropout it uses.
+    """
+    config = backbone.config
+    dropout = config.hidden_dropout if dropout is None else dropout
+    head = ClassificationHead(
+        num_classes,
+        dropout=dropout,
+        initializer_range=config.initializer_range,
+        dtype=backbone.dtype_policy,
+        name=name,
+    )
+    return head, dropout

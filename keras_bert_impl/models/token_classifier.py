@@ -4,9 +4,8 @@ import warnings
 
 import keras
 
-from keras_bert_impl.layers import ClassificationHead
 from keras_bert_impl.models.backbone import INPUT_NAMES
-from keras_bert_impl.models.task import BertTask
+from keras_bert_impl.models.task import BertTask, classification_head
 
 
 # Heads on the sequence output leave the backbone's pooler without gradients
@@ -24,7 +23,8 @@ class BertTokenClassifier(BertTask):
     label ([CLS], [SEP], padding, a word's later pieces) are left out of the
     loss and the accuracy through sample weights of 0, which `fit` takes as
     the third element of each batch; `compile()` uses sparse cross-entropy
-    from logits and weighted accuracy by default. The layout matches Hugging
+    from logits, averaged over the labelled positions only, and weighted
+    accuracy by default. The layout matches Hugging
     Face's `BertForTokenClassification` (dropout, then one dense layer).
 
     Args:
@@ -42,32 +42,18 @@ class BertTokenClassifier(BertTask):
     def __init__(self, backbone, num_classes, dropout=None, **kwargs):
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"BertTokenClassifier needs num_classes >= 1, got {num_classes!r}.")
-        config = backbone.config
-        dropout = config.hidden_dropout if dropout is None else dropout
+        head, dropout = classification_head(
+            backbone, num_classes, dropout, name="token_classification_head"
+        )
         inputs = {
             name: keras.Input(shape=(None,), dtype="int32", name=name)
             for name in INPUT_NAMES
         }
-        sequence = backbone(inputs)["sequence_output"]
-        logits = ClassificationHead(
-            num_classes,
-            dropout=dropout,
-            initializer_range=config.initializer_range,
-            dtype=backbone.dtype_policy,
-            name="token_classification_head",
-        )(sequence)
+        logits = head(backbone(inputs)["sequence_output"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self.backbone = backbone
         self.num_classes = num_classes
         self.dropout = dropout
-
-    def compile(self, optimizer="adam", loss="auto", weighted_metrics="auto", **kwargs):
-        """Compiles with cross-entropy and accuracy over labelled positions unless given others."""
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if weighted_metrics == "auto":
-            weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
 
     def task_config(self):
         return {"num_classes": self.num_classes, "dropout": self.dropout}
