@@ -177,6 +177,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _restore_position(self, position):
         epoch, steps = position["epoch"], position["steps"]
         self._steps_per_epoch = self._steps_per_epoch or position["steps_per_epoch"] or None
+        if self._steps_per_epoch:
+            # A rerun may cut its epochs differently (another --checkpoint-every):
+            # it goes on after the same number of batches, in its own epochs.
+            epoch, steps = divmod(position_batches(position, 0), self._steps_per_epoch)
         start_fit_at_epoch(self.model, epoch)
         if steps:
             self._resumed_epoch, self._resumed_steps = epoch, steps
@@ -393,8 +397,14 @@ def choose_backup(backup_dir, batches=None, steps_per_epoch=None):
 
 
 def position_batches(position, steps_per_epoch):
-    """Batches of its data stream a backup at `position` trained on."""
-    return position["epoch"] * steps_per_epoch + position["steps"]
+    """Batches of its data stream a backup at `position` trained on.
+
+    Counted in the epochs of the run that wrote the backup, which a rerun with
+    another --checkpoint-every cuts differently; `steps_per_epoch` (the
+    current run's) counts only a backup that did not record its own.
+    """
+    epoch_length = position["steps_per_epoch"] or steps_per_epoch or 0
+    return position["epoch"] * epoch_length + position["steps"]
 
 
 def backup_batches(backup_dir, steps_per_epoch, strategy=None):
@@ -412,19 +422,29 @@ def backup_batches(backup_dir, steps_per_epoch, strategy=None):
         without a backup.
     """
     candidates, damaged = backup_candidates(backup_dir)
-    if damaged and not candidates:
-        choose_backup(backup_dir)  # raises, naming each damaged backup
+    unusable = bool(damaged and not candidates)
     own = [position_batches(position, steps_per_epoch) for _, position in candidates]
-    if strategy is None:
-        return own[0] if own else 0
-    num_workers, index = worker_count_and_index(strategy)
+    num_workers, index = worker_count_and_index(strategy) if strategy else (1, 0)
     if num_workers == 1:
+        if unusable:
+            choose_backup(backup_dir)  # raises, naming each damaged backup
         return own[0] if own else 0
-    # Row w: worker w's backups as batches + 1 (0: no backup).
-    table = np.zeros([num_workers, 2], np.int64)
+    # Row w: worker w's backups as batches + 1 (0: no backup), then 1 if all
+    # its backups are damaged. Every worker joins the sum before any raises,
+    # so none is left waiting in the collective for one that stopped.
+    table = np.zeros([num_workers, 3], np.int64)
     table[index, : len(own)] = np.array(own, np.int64) + 1
+    table[index, 2] = unusable
     table = sum_over_workers(strategy, table)
-    shared = set.intersection(*({int(v) - 1 for v in row if v} | {0} for row in table))
+    if unusable:
+        choose_backup(backup_dir)
+    if table[:, 2].any():
+        failed = ", ".join(str(w) for w in np.flatnonzero(table[:, 2]))
+        raise ValueError(
+            f"worker(s) {failed} of {num_workers} have no usable backup in their backup "
+            f"folder (see their error); fix or delete it there and restart all workers."
+        )
+    shared = set.intersection(*({int(v) - 1 for v in row[:2] if v} | {0} for row in table))
     return max(shared)
 
 

@@ -11,11 +11,14 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from keras_bert_impl.training import callbacks as callbacks_module
 from keras_bert_impl.training.callbacks import (
     AtomicBackupAndRestore,
     NonFiniteLossError,
     StopOnNonFiniteLoss,
+    backup_batches,
     read_backup_position,
     start_fit_at_epoch,
     training_callbacks,
@@ -267,3 +270,51 @@ def test_resuming_on_a_keras_without_the_initial_epoch_hook_is_an_error():
     assert model._initial_epoch == 2
     with pytest.raises(RuntimeError, match=r"no Model._initial_epoch.*keras>=3.15,<3.16"):
         start_fit_at_epoch(object(), 2)
+
+
+def test_a_rerun_with_other_epoch_lengths_resumes_after_the_same_batches(tmp_path):
+    # --checkpoint-every changed between the runs: 4-step epochs, then 3-step ones.
+    crash_after(tmp_path, step=STEPS_PER_EPOCH + 3)  # backup after batch 4
+    assert backup_batches(str(tmp_path), steps_per_epoch=3) == STEPS_PER_EPOCH
+    x, y = data()
+    stream = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).repeat()
+    resumed = make_model(seed=1)
+    resumed.fit(stream, steps_per_epoch=3, epochs=4, verbose=0, shuffle=False,
+                callbacks=[AtomicBackupAndRestore(str(tmp_path))])
+    assert int(resumed.optimizer.iterations.numpy()) == 12
+
+
+class FakeCluster:
+    """Stands in for a two-worker strategy: this process is worker 0, and
+    `sum_over_workers` adds worker 1's row as given."""
+
+    def __init__(self, monkeypatch, other_row):
+        self.calls = 0
+        monkeypatch.setattr(callbacks_module, "worker_count_and_index", lambda strategy: (2, 0))
+        monkeypatch.setattr(callbacks_module, "sum_over_workers", self.sum_over_workers)
+        self.other_row = np.array(other_row, np.int64)
+
+    def sum_over_workers(self, strategy, table):
+        self.calls += 1
+        return table + np.stack([np.zeros_like(self.other_row), self.other_row])
+
+
+def test_a_worker_with_only_damaged_backups_joins_the_sum_before_raising(tmp_path, monkeypatch):
+    (tmp_path / "latest.weights.h5").write_bytes(b"not hdf5")
+    cluster = FakeCluster(monkeypatch, other_row=[0, 0, 0])
+    with pytest.raises(ValueError, match="latest.weights.h5: not a readable HDF5"):
+        backup_batches(str(tmp_path), STEPS_PER_EPOCH, strategy=object())
+    assert cluster.calls == 1  # the other workers are not left waiting
+
+
+def test_every_worker_raises_when_one_has_no_usable_backup(tmp_path, monkeypatch):
+    crash_after(tmp_path, step=STEPS_PER_EPOCH + 1)
+    FakeCluster(monkeypatch, other_row=[0, 0, 1])
+    with pytest.raises(ValueError, match=r"worker\(s\) 1 of 2 have no usable backup"):
+        backup_batches(str(tmp_path), STEPS_PER_EPOCH, strategy=object())
+
+
+def test_workers_agree_on_the_newest_backup_all_of_them_hold(tmp_path, monkeypatch):
+    crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1)  # backups after batches 8 and 4
+    FakeCluster(monkeypatch, other_row=[STEPS_PER_EPOCH + 1, 1, 0])  # worker 1: 4 and 0
+    assert backup_batches(str(tmp_path), STEPS_PER_EPOCH, strategy=object()) == STEPS_PER_EPOCH
