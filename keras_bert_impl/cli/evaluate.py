@@ -40,7 +40,9 @@ def run(args):
     data = task.load_data(
         args, loaded.tokenizer, args.data, loaded.label_names, args.split, training=False
     )
-    metrics = task.evaluate(loaded.model, data)
+    # QA scores at the no-answer threshold stored with the model.
+    options = task.evaluate_options(args.model, loaded.seq_len) if hasattr(task, "evaluate_options") else {}
+    metrics = task.evaluate(loaded.model, data, **options)
     task.print_metrics(metrics)
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

@@ -153,12 +153,15 @@ def answer_questions(model, tokenizer, questions, contexts, settings=SpanSetting
     return results
 
 
-def evaluate(model, data):
+def evaluate(model, data, null_threshold=None):
     """SQuAD exact match and F1 (fractions); for 2.0 also the breakdown and best threshold.
 
-    The answers are decoded without a threshold, then the no-answer threshold
-    that maximises F1 is found (SQuAD 2.0 data) and the headline scores are
-    those at it; `null_threshold` is what `finetune` stores with the model.
+    The answers are decoded without a threshold. On SQuAD 2.0 data the
+    headline `exact_match`/`f1` (and `HasAns_*`/`NoAns_*`) are at
+    `null_threshold` (the official script's default 0.0 when None), reported
+    as `threshold`; `best_exact_match`/`best_f1` are at the thresholds tuned
+    on this very data (`best_*_threshold`), an upper bound. `finetune` stores
+    `best_f1_threshold` with the model.
     """
     examples, settings = data.examples["examples"], data.examples["settings"]
     answers = answer_questions(
@@ -168,16 +171,21 @@ def evaluate(model, data):
     golds = {e.question_id: [a.text for a in e.answers] for e in examples}
     predictions = {e.question_id: a["answer"] for e, a in zip(examples, answers)}
     if all(golds.values()):
-        return {**squad_scores(golds, predictions), "null_threshold": None}
+        return squad_scores(golds, predictions)
     no_answer = {e.question_id: a["no_answer_score"] for e, a in zip(examples, answers)}
-    threshold = squad_scores(golds, predictions, no_answer)["best_f1_threshold"]
-    scores = squad_scores(golds, predictions, no_answer, threshold=threshold)
-    return {**scores, "null_threshold": threshold}
+    threshold = 0.0 if null_threshold is None else null_threshold
+    return {**squad_scores(golds, predictions, no_answer, threshold=threshold), "threshold": threshold}
+
+
+def evaluate_options(model_dir, seq_len):
+    """`evaluate`'s keyword arguments for a saved model: its stored threshold."""
+    return {"null_threshold": read_settings(model_dir, seq_len)[1]}
 
 
 def print_metrics(metrics):
+    at = f" at no-answer threshold {metrics['threshold']:.4f}" if "threshold" in metrics else ""
     print(
-        f"eval exact match {metrics['exact_match']:.4f}  F1 {metrics['f1']:.4f}  "
+        f"eval exact match {metrics['exact_match']:.4f}  F1 {metrics['f1']:.4f}{at}  "
         f"({metrics['total']} questions)"
     )
     for prefix in ("HasAns", "NoAns"):
@@ -186,15 +194,18 @@ def print_metrics(metrics):
                 f"  {prefix}: exact match {metrics[prefix + '_exact_match']:.4f}  "
                 f"F1 {metrics[prefix + '_f1']:.4f}  ({metrics[prefix + '_total']})"
             )
-    if metrics.get("null_threshold") is not None:
-        print(f"  no-answer threshold (best F1): {metrics['null_threshold']:.4f}")
+    if "best_f1" in metrics:
+        print(
+            f"  best F1 {metrics['best_f1']:.4f} at threshold {metrics['best_f1_threshold']:.4f} "
+            "(tuned on this data: an upper bound; finetune stores this threshold)"
+        )
 
 
 def model_files(metrics, args):
     """The settings and threshold saved beside the model."""
     settings = dataclasses.asdict(settings_from_args(args))
     settings.pop("seq_len")  # the model directory records it already
-    return {SETTINGS_FILE: {**settings, "null_threshold": metrics.get("null_threshold")}}
+    return {SETTINGS_FILE: {**settings, "null_threshold": metrics.get("best_f1_threshold")}}
 
 
 def read_settings(model_dir, seq_len):

@@ -48,11 +48,14 @@ def test_finetune_evaluate_predict_export_agree(tmp_path, capsys):
     metrics = read_json(os.path.join(model_dir, "metrics.json"))
     assert {"exact_match", "f1", "HasAns_f1", "NoAns_f1", "best_f1_threshold"} <= set(metrics)
     stored = read_json(os.path.join(model_dir, qa.SETTINGS_FILE))
-    assert stored["null_threshold"] == metrics["null_threshold"] and stored["doc_stride"] == 48
+    assert stored["null_threshold"] == metrics["best_f1_threshold"] and stored["doc_stride"] == 48
+    assert metrics["threshold"] == 0.0  # nothing stored before finetune ends
 
     evaluated = tmp_path / "evaluated.json"
     assert _run("evaluate", "--model", model_dir, "--data", dev, "--output", str(evaluated), *SIZES) == 0
-    assert read_json(evaluated)["f1"] == pytest.approx(metrics["f1"])
+    # evaluate scores at the stored (best-F1) threshold.
+    assert read_json(evaluated)["threshold"] == stored["null_threshold"]
+    assert read_json(evaluated)["f1"] == pytest.approx(metrics["best_f1"])
 
     long_context = " ".join(FILLER[i % 20] for i in range(10_000)) + " a1 b2 Café."
     context_file = tmp_path / "context.txt"
@@ -89,3 +92,4 @@ def test_finetune_evaluate_predict_export_agree(tmp_path, capsys):
         assert (int(served["start_char"][row]), int(served["end_char"][row])) == (api["start_char"], api["end_char"])
         assert float(served["score"][row]) == pytest.approx(api["score"], abs=1e-4)
     assert sorted(results["signatures"][version]) == ["embed", "predict_ids", "serving_default"]
+

@@ -99,3 +99,18 @@ def test_tiny_model_learns_answers_beyond_the_first_window(tmp_path):
     assert metrics["exact_match"] > 0.9, metrics
     far = [e for e in squad_examples(str(tmp_path / "dev.json")) if e.answers[0].start > 60]
     assert len(far) > 10  # answers past the first window (about 8 words) are common
+
+
+def test_squad2_headline_is_at_the_given_threshold_and_the_tuned_one_apart(tmp_path):
+    keras.utils.set_random_seed(0)
+    evaluation = qa.load_data(
+        _args(), TOKENIZER, squad_json(tmp_path / "dev.json", 12, seed=2, unanswerable_every=3), None, "train", False
+    )
+    model = qa.build_model(bert_backbone(CONFIG), None, _args())
+    default = qa.evaluate(model, evaluation)
+    assert default["threshold"] == 0.0
+    assert {"best_exact_match", "best_f1", "best_f1_threshold"} <= set(default)
+    at_best = qa.evaluate(model, evaluation, null_threshold=default["best_f1_threshold"])
+    assert at_best["f1"] == pytest.approx(default["best_f1"])
+    # Above every no-answer score, every question gets an answer: NoAns all wrong.
+    assert qa.evaluate(model, evaluation, null_threshold=1e9)["NoAns_f1"] == 0.0
