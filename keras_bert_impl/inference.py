@@ -250,7 +250,7 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, s
     return results[0] if single else results
 
 
-def tag(model, tokenizer, text_or_texts, tag_names, batch_size=32, seq_len=None):
+def tag(model, tokenizer, text_or_texts, tag_names, batch_size=32, seq_len=None, stride=None):
     """Named entities (or other tagged spans) in raw texts, with a `BertTokenClassifier`.
 
     Runs the same TensorFlow functions as the exported `serving_default`
@@ -265,6 +265,10 @@ def tag(model, tokenizer, text_or_texts, tag_names, batch_size=32, seq_len=None)
         batch_size: texts per model call.
         seq_len: window length, [CLS] and [SEP] included; default the
             training length (`tokenizer.model_max_length`).
+        stride: pieces between window starts; default half a window. A
+            model directory's training stride is
+            `tasks.tagging.read_stride(model_dir, seq_len)`, which `predict`
+            and the export use.
 
     Returns:
         For each text, a list of entities `{"text", "type", "start", "end",
@@ -279,7 +283,7 @@ def tag(model, tokenizer, text_or_texts, tag_names, batch_size=32, seq_len=None)
      {'text': 'London', 'type': 'LOC', 'start': 25, 'end': 31, 'score': 0.99}]
     """
     texts, single = _as_list(text_or_texts)
-    tagger = Tagger(model, tokenizer, tag_names, _seq_len(model, tokenizer, seq_len))
+    tagger = Tagger(model, tokenizer, tag_names, _seq_len(model, tokenizer, seq_len), stride)
     results = []
     for batch in _batches(texts, batch_size):
         outputs = tagger.entities(tf.constant(batch, dtype=tf.string))

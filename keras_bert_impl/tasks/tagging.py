@@ -25,6 +25,7 @@ on its first piece only.
 """
 
 import json
+import os
 
 import tensorflow as tf
 
@@ -38,6 +39,9 @@ from keras_bert_impl.text.windows import make_windows
 
 NAME = "token_classification"
 MODEL = BertTokenClassifier
+# The windowing used in training, kept beside the model so that serving,
+# `predict` and `inference.tag` window texts the same way.
+SETTINGS_FILE = "token_classification.json"
 CONLL_SUFFIXES = (".conll", ".bio", ".iob", ".iobes")
 TFDS_TAGGING_DATASETS = ("tfds:conll2003", "tfds:wikiann")
 NO_LABEL = -1
@@ -383,9 +387,25 @@ class Tagger:
         }
 
 
+def model_files(metrics, args):
+    """The window stride saved beside the model."""
+    return {SETTINGS_FILE: {"stride": args.stride or default_stride(args.seq_len)}}
+
+
+def read_stride(model_dir, seq_len):
+    """The stride a model directory was trained with; half a window when it
+    has none saved (a converted checkpoint)."""
+    path = os.path.join(model_dir, SETTINGS_FILE)
+    if not os.path.isfile(path):
+        return default_stride(seq_len)
+    with open(path, encoding="utf-8") as file:
+        return int(json.load(file)["stride"])
+
+
 def serving_signatures(serving):
     """The token classifier's signatures for `serving.ServingFunctions`."""
-    tagger = Tagger(serving.model, serving.tokenizer, serving.label_names, serving.seq_len)
+    stride = read_stride(serving.model_dir_path, serving.seq_len)
+    tagger = Tagger(serving.model, serving.tokenizer, serving.label_names, serving.seq_len, stride)
     text = [tf.TensorSpec([None], tf.string, name="text")]
     ids = [tf.TensorSpec([None, None], tf.int32, name=n) for n in ("token_ids", "segment_ids", "padding_mask")]
     return {

@@ -1,5 +1,9 @@
 """Token classification: windows label each word once, decode finds it again, hostile text is safe."""
 
+import argparse
+import json
+import types
+
 import keras
 import numpy as np
 import pytest
@@ -97,3 +101,15 @@ def test_long_and_empty_texts_are_tagged_whole(model):
     assert words["word_count"].numpy().tolist() == [5 * 4000, 0]
     assert int(words["end_char"][0, 5 * 4000 - 1]) == len(long_text) - 1
     assert tag(model, TOKENIZER, "", TAGS, seq_len=8) == []
+
+
+def test_training_stride_is_saved_and_served_with(tmp_path, model):
+    args = argparse.Namespace(stride=5, seq_len=32)
+    for name, content in tagging.model_files({}, args).items():
+        (tmp_path / name).write_text(json.dumps(content), encoding="utf-8")
+    serving = types.SimpleNamespace(
+        model=model, tokenizer=TOKENIZER, label_names=TAGS, seq_len=32, model_dir_path=str(tmp_path)
+    )
+    served = tagging.serving_signatures(serving)["serving_default"][0].__self__
+    assert served.stride == 5 != tagging.default_stride(32)
+    assert tagging.read_stride(str(tmp_path / "converted"), 32) == tagging.default_stride(32)
