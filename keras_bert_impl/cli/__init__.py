@@ -44,7 +44,11 @@ SUBCOMMANDS = (
     "report",
 )
 
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, ImportError)
+# A path of the wrong kind (a folder for a file or back) is the user's to fix too.
+USER_ERRORS = (
+    ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
+    NotADirectoryError, ImportError,
+)
 
 _VERBOSE_HELP = (
     f"show TensorFlow's start-up and C++ log messages (also {VERBOSE_ENV}=1); "

@@ -93,3 +93,9 @@ def test_finetune_evaluate_predict_export_agree(tmp_path, capsys):
         assert float(served["score"][row]) == pytest.approx(api["score"], abs=1e-4)
     assert sorted(results["signatures"][version]) == ["embed", "predict_ids", "serving_default"]
 
+
+def test_a_folder_as_context_file_is_one_error_line(tmp_path, capsys):
+    status = _run("predict", "--model", str(tmp_path / "qa_model"), "--question", "What?",
+                  "--context-file", str(tmp_path))
+    assert status == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: [Errno 21] Is a directory: '{tmp_path}'"]
