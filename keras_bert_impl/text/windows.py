@@ -114,7 +114,11 @@ def make_windows(lengths, window_len, stride, max_windows=None):
 
     Returns:
         `TokenWindows`.
+
+    Raises:
+        ValueError: `window_len` or `stride`, given as a Python int, is below 1.
     """
+    _check_positive(window_len=window_len, stride=stride)
     lengths = tf.cast(lengths, tf.int32)
     window_len = tf.broadcast_to(tf.cast(window_len, tf.int32), tf.shape(lengths))
     tf.debugging.assert_positive(window_len, message="window_len must be at least 1")
@@ -140,7 +144,11 @@ def window_starts(lengths, window_len, stride, max_windows=None):
     Returns:
         int32 RaggedTensor [batch, (windows)]: 0, stride, 2 * stride, ... up to
         the first window that reaches the end (one window for length 0).
+
+    Raises:
+        ValueError: `window_len` or `stride`, given as a Python int, is below 1.
     """
+    _check_positive(window_len=window_len, stride=stride)
     lengths = tf.cast(lengths, tf.int32)
     window_len = tf.broadcast_to(tf.cast(window_len, tf.int32), tf.shape(lengths))
     stride = tf.minimum(tf.cast(stride, tf.int32), window_len)
@@ -149,6 +157,14 @@ def window_starts(lengths, window_len, stride, max_windows=None):
         counts = tf.minimum(counts, max_windows)
     window_index = tf.ragged.range(counts)
     return window_index.with_values(window_index.values * tf.gather(stride, window_index.value_rowids()))
+
+
+def _check_positive(**sizes):
+    """Python ints below 1 fail here with their name, not as a division by
+    zero deep in the graph; tensors are checked where they are used."""
+    for name, value in sizes.items():
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}.")
 
 
 def _window_sizes(starts, lengths, window_len):

@@ -120,6 +120,13 @@ def test_runs_in_tf_data_and_tf_function_with_static_packed_shape():
     assert tf.function(window_starts)(tf.constant([9]), 4, 3).to_list() == [[0, 3, 6]]
 
 
-def test_window_len_must_be_positive():
+def test_window_len_tensor_must_be_positive():
     with pytest.raises(tf.errors.InvalidArgumentError, match="window_len"):
-        make_windows(tf.constant([3]), window_len=0, stride=1)
+        make_windows(tf.constant([3]), window_len=tf.constant(0), stride=1)
+
+
+@pytest.mark.parametrize("window_len, stride, named", [(4, 0, "stride"), (4, -2, "stride"), (0, 2, "window_len")])
+def test_sizes_below_one_are_rejected_by_name(window_len, stride, named):
+    for function in (make_windows, window_starts):
+        with pytest.raises(ValueError, match=f"{named} must be at least 1, got {min(window_len, stride)}"):
+            function(tf.constant([7]), window_len, stride)
