@@ -12,6 +12,7 @@ import numpy as np
 from keras_bert_impl.data import pipelines, sources
 from keras_bert_impl.models import BertClassifier
 from keras_bert_impl.tasks import TaskData
+from keras_bert_impl.tasks.precision_recall import precision_recall_f1
 
 NAME = "classification"
 MODEL = BertClassifier
@@ -113,11 +114,7 @@ def _confusion_matrix(labels, predictions, num_classes):
 
 
 def _class_scores(predicted, actual):
-    true_positive = int(np.sum(predicted & actual))
-    precision = true_positive / int(predicted.sum()) if predicted.any() else 0.0
-    recall = true_positive / int(actual.sum()) if actual.any() else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return dict(precision=precision, recall=recall, f1=f1, support=int(actual.sum()))
+    return precision_recall_f1(int(np.sum(predicted & actual)), int(predicted.sum()), int(actual.sum()))
 
 
 def print_metrics(metrics):

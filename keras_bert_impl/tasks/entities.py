@@ -22,6 +22,7 @@ Example:
 import tensorflow as tf
 
 from keras_bert_impl.data.tagged import OUTSIDE
+from keras_bert_impl.tasks.precision_recall import precision_recall_f1
 
 _PREFIXES = "OBIES"
 
@@ -148,9 +149,7 @@ def _entity_set(tag_set, sentences):
 
 
 def _scores(true_entities, predicted_entities):
-    hits = len(true_entities & predicted_entities)
-    precision = hits / len(predicted_entities) if predicted_entities else 0.0
-    recall = hits / len(true_entities) if true_entities else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "support": len(true_entities)}
+    return precision_recall_f1(
+        len(true_entities & predicted_entities), len(predicted_entities), len(true_entities)
+    )
 
