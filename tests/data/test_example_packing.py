@@ -105,7 +105,13 @@ def _loss_and_gradients(model, x, outputs_to_loss):
 
 
 def _assert_gradients_equal(packed_gradients, plain_gradients, variables):
+    # A bare zip would stop at the shortest list and pass with gradients missing.
+    assert len(packed_gradients) == len(plain_gradients) == len(variables), (
+        f"{len(packed_gradients)} packed and {len(plain_gradients)} plain gradients "
+        f"for {len(variables)} variables"
+    )
     for packed, plain, variable in zip(packed_gradients, plain_gradients, variables):
+        assert packed is not None and plain is not None, f"no gradient for {variable.path}"
         # Embedding gradients come as IndexedSlices: compare them dense.
         np.testing.assert_allclose(
             tf.convert_to_tensor(packed), tf.convert_to_tensor(plain), atol=1e-5, err_msg=variable.path
