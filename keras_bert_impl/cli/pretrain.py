@@ -270,7 +270,9 @@ class _ShardData:
             # Each step takes one batch per replica of this pipeline.
             replicas = input_context.num_replicas_in_sync // input_context.num_input_pipelines
             return pipelines.masked_pretraining_batches(
-                shards.read_pretraining_shards(args.data, input_context=input_context),
+                shards.read_pretraining_shards(
+                    args.data, input_context=input_context, batch_size=batch_size
+                ),
                 self.tokenizer,
                 seq_len=args.seq_len,
                 batch_size=batch_size,

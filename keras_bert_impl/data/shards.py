@@ -162,27 +162,30 @@ def load_shards_metadata(directory):
     return metadata
 
 
-def read_pretraining_shards(directory, *, input_context=None):
+def read_pretraining_shards(directory, *, input_context=None, batch_size=None):
     """The examples of prepared shards, as `pipelines.pretraining_examples` gives them.
 
     Args:
         directory: a folder written by `write_pretraining_shards`.
         input_context: a `tf.distribute.InputContext`; its input pipeline
             reads only its share of the shard files.
+        batch_size: the batch size these examples are cut into, dropping the
+            remainder: their share must fill one batch, or an endless stream
+            of them would loop forever on empty passes.
+
+    Raises:
+        ValueError: the pipeline's share of the examples is less than
+            `batch_size`, or it has no shard file.
 
     Returns:
         `tf.data.Dataset` of {"segment_a", "segment_b" int32 [None],
         "nsp_label" int32}, in a fixed order (shuffle it per pass).
     """
     metadata = load_shards_metadata(directory)
-    files = [os.path.join(directory, name) for name in metadata["shards"]]
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        if len(files) < input_context.num_input_pipelines:
-            raise ValueError(
-                f"{directory} has {len(files)} shard(s) for {input_context.num_input_pipelines} "
-                "workers; run prepare with --num-shards at least the number of workers"
-            )
-        files = files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
+    indices = _pipeline_shards(directory, metadata, input_context)
+    if batch_size is not None:
+        _check_fills_a_batch(directory, metadata, indices, input_context, batch_size)
+    files = [os.path.join(directory, metadata["shards"][i]) for i in indices]
     features = {
         "segment_a": tf.io.RaggedFeature(tf.int64),
         "segment_b": tf.io.RaggedFeature(tf.int64),
@@ -197,6 +200,37 @@ def read_pretraining_shards(directory, *, input_context=None):
         tf.data.Dataset.from_tensor_slices(files)
         .interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8))
         .map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    )
+
+
+def _pipeline_shards(directory, metadata, input_context):
+    """Indices of the shard files the input pipeline of `input_context` reads."""
+    count = len(metadata["shards"])
+    if input_context is None or input_context.num_input_pipelines == 1:
+        return list(range(count))
+    pipelines = input_context.num_input_pipelines
+    if count < pipelines:
+        raise ValueError(
+            f"{directory} has {count} shard(s) for {pipelines} "
+            "workers; run prepare with --num-shards at least the number of workers"
+        )
+    return list(range(input_context.input_pipeline_id, count, pipelines))
+
+
+def _check_fills_a_batch(directory, metadata, indices, input_context, batch_size):
+    # Shards get examples at random, so one worker's share can be small.
+    examples = sum(metadata["shard_examples"][i] for i in indices)
+    if examples >= batch_size:
+        return
+    names = ", ".join(metadata["shards"][i] for i in indices)
+    reader = (
+        f"input pipeline {input_context.input_pipeline_id} of {input_context.num_input_pipelines}"
+        if input_context is not None else "this run"
+    )
+    raise ValueError(
+        f"{directory}: {reader} reads {names} with {examples} example(s), fewer than one "
+        f"batch of {batch_size}; lower --batch-size, or run prepare on more text or with "
+        "fewer --num-shards"
     )
 
 

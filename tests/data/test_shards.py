@@ -114,6 +114,22 @@ def test_shards_feed_the_masked_pipeline_and_split_by_worker(tmp_path, tokenizer
     assert halves[0] | halves[1] == everything and not halves[0] & halves[1]
 
 
+def test_a_worker_whose_shards_hold_less_than_a_batch_is_an_error(tmp_path, tokenizer):
+    output = str(tmp_path / "shards")
+    metadata = shards.write_pretraining_shards(
+        _documents(), tokenizer, output, seq_len=24, nsp=False, seed=1, num_shards=4,
+    )
+    first_half = metadata["shard_examples"][0] + metadata["shard_examples"][2]
+    context = tf.distribute.InputContext(2, 0, 2)
+    shards.read_pretraining_shards(output, input_context=context, batch_size=first_half)
+    with pytest.raises(ValueError, match=(
+        rf"input pipeline 0 of 2 reads shard-00000-of-00004.tfrecord, "
+        rf"shard-00002-of-00004.tfrecord with {first_half} example\(s\), "
+        rf"fewer than one batch of {first_half + 1}"
+    )):
+        shards.read_pretraining_shards(output, input_context=context, batch_size=first_half + 1)
+
+
 def test_folder_without_metadata_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         shards.load_shards_metadata(str(tmp_path))
