@@ -1,6 +1,6 @@
-"""The main job's figures: its wall-clock, its classifier's eval accuracy against
-a bag-of-words naive Bayes baseline on the same embedded split, and its
-masked-LM's fill-mask on held-out sentences.
+"""The main job's figures: its wall-clock, its masked LM's first and last
+training loss and accuracy, and its classifier's eval accuracy against a
+bag-of-words naive Bayes baseline on the same embedded split.
 
 The baseline is multinomial naive Bayes over lower-cased words with add-one
 smoothing, trained on the embedded "train" split and scored on "validation",
@@ -81,6 +81,15 @@ def run_main_job():
     return time.perf_counter() - start
 
 
+def print_pretraining_history(history_file):
+    """The masked LM's loss and accuracy at the first and last epoch of the run."""
+    with open(history_file) as f:
+        history = json.load(f)
+    for name in ("mlm_loss", "mlm_accuracy", "loss"):
+        if history.get(name):
+            print(f"main job pretraining {name}: {history[name][0]:.4f} -> {history[name][-1]:.4f}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     baseline = naive_bayes_accuracy()
@@ -93,6 +102,7 @@ def main(argv=None):
         accuracy = json.load(f)["accuracy"]
     if seconds is not None:
         print(f"main job: {seconds / 60:.1f} minutes")
+    print_pretraining_history(os.path.join(REPO_ROOT, default_job.RUN_DIR, "pretrain", "history.json"))
     print(f"main job classifier: accuracy {accuracy:.4f} ({accuracy - baseline:+.4f} vs naive Bayes)")
 
 
