@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -39,6 +40,8 @@ _MULTI_WORKER_JOBS = ("chief", "worker")
 # TPU systems this process already initialised, by address: initialising a TPU
 # again wipes its memory, so a second `get_strategy("tpu")` must not redo it.
 _initialized_tpus = {}
+# Per strategy, the tf.function `sum_over_workers` runs.
+_worker_sums = weakref.WeakKeyDictionary()
 
 
 def get_strategy(name="auto", tpu_address=None):
@@ -371,12 +374,27 @@ def sum_over_workers(strategy, values):
     if num_workers == 1:
         return values
     local_replicas = strategy.num_replicas_in_sync // num_workers
-    value = tf.constant(values)
-    total = strategy.reduce(
-        tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.identity(value)), axis=None
-    )
+    total = _worker_sum(strategy)(tf.constant(values))
     # Each local replica contributed the worker's array once.
     return total.numpy() // local_replicas
+
+
+def _worker_sum(strategy):
+    """The strategy's all-reduce as one tf.function, traced once per shape.
+
+    Run eagerly, `strategy.run` costs a graph build per call and
+    MultiWorkerMirroredStrategy warns of that overhead; the stop check calls
+    it after every step.
+    """
+    if strategy not in _worker_sums:
+
+        @tf.function
+        def total(value):
+            per_replica = strategy.run(tf.identity, args=(value,))
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+        _worker_sums[strategy] = total
+    return _worker_sums[strategy]
 
 
 def _task_of(strategy):
