@@ -103,17 +103,7 @@ def pretrain(args):
     _check_arguments(args)
     strategy = common.set_up_run(args)
     output_dir = common.output_dir_for(args)
-    if args.data:
-        data = _ShardData(args, strategy)
-        vocab_file = data.vocab_file
-    else:
-        documents = sources.pretraining_documents(
-            args.corpus if len(args.corpus) > 1 else args.corpus[0],
-            text_feature=args.text_feature,
-            split=args.split,
-        )
-        vocab_file = args.vocab or _learn_vocab(documents, args, output_dir)
-        data = _CorpusData(documents, Tokenizer(vocab_file, lowercase=args.lowercase), args)
+    data, vocab_file = _pretraining_data(args, strategy, output_dir)
     config = _model_config(args, data.tokenizer)
     steps_per_epoch, epochs = _schedule(args, data)
     # Under multi_worker the workers agree here on the backup they all have.
@@ -121,17 +111,7 @@ def pretrain(args):
         common.backup_dir_for(output_dir, strategy), steps_per_epoch, strategy
     )
     pretrainer = _compiled_pretrainer(config, args, strategy, steps_per_epoch * epochs)
-    print(data.describe_rows(args.seq_len))
-    print(
-        f"pretraining {config.num_layers} layers / hidden {config.hidden_size} / vocab "
-        f"{config.vocab_size} for {steps_per_epoch * epochs} steps of {args.batch_size} "
-        f"sequences ({strategy.num_replicas_in_sync} replica(s), {args.precision})"
-    )
-    if args.steps is not None and epochs > 1:
-        print(
-            f"Keras counts them as {epochs} epochs of {steps_per_epoch} steps: one backup "
-            "per epoch (--checkpoint-every), so a killed run resumes from the last one"
-        )
+    _print_plan(args, data, config, strategy, steps_per_epoch, epochs)
     common.start_output(output_dir)
     if not args.data and args.vocab is None:
         vocab_file = _keep_vocab(vocab_file, output_dir)
@@ -151,6 +131,34 @@ def pretrain(args):
     )
     print(f"model directory: {output_dir}")
     return history, output_dir
+
+
+def _pretraining_data(args, strategy, output_dir):
+    """`(data, vocab_file)`: prepared shards (`--data`) or a corpus, learning its vocab if needed."""
+    if args.data:
+        data = _ShardData(args, strategy)
+        return data, data.vocab_file
+    documents = sources.pretraining_documents(
+        args.corpus if len(args.corpus) > 1 else args.corpus[0],
+        text_feature=args.text_feature,
+        split=args.split,
+    )
+    vocab_file = args.vocab or _learn_vocab(documents, args, output_dir)
+    return _CorpusData(documents, Tokenizer(vocab_file, lowercase=args.lowercase), args), vocab_file
+
+
+def _print_plan(args, data, config, strategy, steps_per_epoch, epochs):
+    print(data.describe_rows(args.seq_len))
+    print(
+        f"pretraining {config.num_layers} layers / hidden {config.hidden_size} / vocab "
+        f"{config.vocab_size} for {steps_per_epoch * epochs} steps of {args.batch_size} "
+        f"sequences ({strategy.num_replicas_in_sync} replica(s), {args.precision})"
+    )
+    if args.steps is not None and epochs > 1:
+        print(
+            f"Keras counts them as {epochs} epochs of {steps_per_epoch} steps: one backup "
+            "per epoch (--checkpoint-every), so a killed run resumes from the last one"
+        )
 
 
 def _check_arguments(args):

@@ -50,9 +50,7 @@ def _load_tool(name):
 
 export_ops = _load_tool("export_ops")  # tools/ is not a package
 TEXT_OPS = ["FastWordpieceTokenizeWithOffsets", "NormalizeUTF8"]
-# The question answerer is exported for the op check only: its TF1 replay
-# would add ~14 s to an already slow test.
-SESSION_LOADER_KINDS = ("classifier", "pretrainer", "token_classifier")
+SESSION_LOADER_KINDS = ("classifier", "pretrainer", "token_classifier", "question_answerer")
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
