@@ -362,6 +362,26 @@ def classification_dataset(
     Raises:
         ValueError: elements are not dicts with "text" and "label".
     """
+    encoded = _encoded_classification_examples(examples, tokenizer, seq_len, shuffle, seed, shuffle_buffer)
+    if pack:
+        packed = pack_padded_rows(
+            encoded,
+            seq_len=seq_len,
+            max_examples_per_row=max_examples_per_row or max(1, seq_len // 8),
+            pad_id=tokenizer.pad_id,
+            shuffle=shuffle,
+            seed=seed,
+        )
+        batches, _ = batch_rows(packed, batch_size, drop_remainder=drop_remainder)
+    elif bucket_by_length:
+        batches = _length_bucketed_batches(encoded, tokenizer, seq_len, batch_size, drop_remainder)
+    else:
+        batches = encoded.batch(batch_size, drop_remainder=drop_remainder)
+    return batches.prefetch(AUTOTUNE)
+
+
+def _encoded_classification_examples(examples, tokenizer, seq_len, shuffle, seed, shuffle_buffer):
+    """(x, label) per example, x packed and padded to `seq_len`, shuffled if asked."""
     spec = examples.element_spec
     if not isinstance(spec, dict) or "text" not in spec or "label" not in spec:
         raise ValueError(
@@ -380,21 +400,11 @@ def classification_dataset(
         x = {name: value[0] for name, value in packed.items()}
         return x, tf.cast(example["label"], tf.int32)
 
-    encoded = examples.map(encode, num_parallel_calls=AUTOTUNE, deterministic=True)
-    if pack:
-        packed = pack_padded_rows(
-            encoded,
-            seq_len=seq_len,
-            max_examples_per_row=max_examples_per_row or max(1, seq_len // 8),
-            pad_id=tokenizer.pad_id,
-            shuffle=shuffle,
-            seed=seed,
-        )
-        batches, _ = batch_rows(packed, batch_size, drop_remainder=drop_remainder)
-        return batches.prefetch(AUTOTUNE)
-    if not bucket_by_length:
-        return encoded.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
+    return examples.map(encode, num_parallel_calls=AUTOTUNE, deterministic=True)
 
+
+def _length_bucketed_batches(encoded, tokenizer, seq_len, batch_size, drop_remainder):
+    """Batches padded only to their bucket's length: powers of two from 16 up to `seq_len`."""
     lengths = [16]
     while lengths[-1] < seq_len:
         lengths.append(min(2 * lengths[-1], seq_len))
@@ -404,15 +414,13 @@ def classification_dataset(
         {"token_ids": tokenizer.pad_id, "segment_ids": 0, "padding_mask": 0},
         0,
     )
-    return (
-        encoded.map(lambda x, label: (unpad(x), label), num_parallel_calls=AUTOTUNE, deterministic=True)
-        .bucket_by_sequence_length(
-            lambda x, label: tf.shape(x["token_ids"])[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padding_values=padding_values,
-            pad_to_bucket_boundary=True,
-            drop_remainder=drop_remainder,
-        )
-        .prefetch(AUTOTUNE)
+    return encoded.map(
+        lambda x, label: (unpad(x), label), num_parallel_calls=AUTOTUNE, deterministic=True
+    ).bucket_by_sequence_length(
+        lambda x, label: tf.shape(x["token_ids"])[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padding_values=padding_values,
+        pad_to_bucket_boundary=True,
+        drop_remainder=drop_remainder,
     )
