@@ -35,6 +35,15 @@ def run_cli(*argv, timeout=300, env=None):
     return result
 
 
+def run_in_process(*argv):
+    """Runs `train_tf.py ARGV` in this process, as the CLI would; returns what the command returns."""
+    from keras_bert_impl import cli
+
+    parser = cli.build_parser("")
+    args = parser.parse_args(list(argv))
+    return cli.run_guarded(args.run, args)
+
+
 def read_json(path):
     with open(path) as f:
         return json.load(f)

@@ -1,9 +1,17 @@
 """Small corpora and labelled files the CLI tests train on, written per test."""
 
+import keras
 import pytest
 
 _SUBJECTS = ["the cat", "a dog", "my bird", "the fish", "our horse", "a mouse"]
 _ACTIONS = ["eats food", "sleeps well", "runs fast", "sings loudly", "jumps high"]
+
+
+@pytest.fixture(autouse=True)
+def _reset_precision_policy():
+    """`--precision` sets Keras' global policy; later tests must not inherit it."""
+    yield
+    keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.fixture

@@ -7,33 +7,19 @@ import pickle
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 
-from keras_bert_impl import cli
 from keras_bert_impl.model_dir import load_model_dir
 from keras_bert_impl.tasks import question_answering as qa
 
-from cli_support import read_json
+from cli_support import read_json, run_in_process as _run
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, "tasks"))
 from qa_synthetic import FILLER, VOCAB, squad_json  # noqa: E402
 
 SIZES = ["--seq-len", "64", "--doc-stride", "48", "--max-query-length", "8", "--max-answer-length", "4"]
-
-
-def _run(*argv):
-    parser = cli.build_parser("")
-    args = parser.parse_args(list(argv))
-    return cli.run_guarded(args.run, args)
-
-
-@pytest.fixture(autouse=True)
-def _reset_policy():
-    yield
-    keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.mark.slow

@@ -2,27 +2,13 @@
 
 import os
 
-import keras
 import pytest
 
-from keras_bert_impl import cli
 from keras_bert_impl.model_dir import load_model_dir
 
-from cli_support import read_json
+from cli_support import read_json, run_in_process as _run
 
 TINY = ["--seq-len", "32", "--batch-size", "8", "--preset", "bert_tiny"]
-
-
-def _run(*argv):
-    parser = cli.build_parser("")
-    args = parser.parse_args(list(argv))
-    return cli.run_guarded(args.run, args)
-
-
-@pytest.fixture(autouse=True)
-def _reset_policy():
-    yield
-    keras.mixed_precision.set_global_policy("float32")
 
 
 def test_pretrain_finetune_evaluate_chain(tmp_path, corpus_file, labelled_files):
