@@ -170,6 +170,7 @@ def fit_resumably(model, data, args, strategy, output_dir, restore_batches=None,
         `(history, backup_dir)`; pass both to `save_run` once training ends.
     """
     from keras_bert_impl.training.callbacks import progress_verbosity, training_callbacks
+    from keras_bert_impl.training.finite_data import expected_end_of_data
     from keras_bert_impl.training.progress import PeriodicProgress
     from keras_bert_impl.training.strategy import is_chief
 
@@ -182,13 +183,16 @@ def fit_resumably(model, data, args, strategy, output_dir, restore_batches=None,
         )
         if verbose != 1:  # no live progress bar: a line every half minute instead
             callbacks.append(PeriodicProgress(PROGRESS_SECONDS))
-        history = model.fit(
-            data,
-            shuffle=False,  # the pipelines shuffle
-            callbacks=callbacks,
-            verbose=verbose,
-            **fit_args,
-        )
+        # The training data is endless (repeated or streamed); only the
+        # validation data ends, once per epoch.
+        with expected_end_of_data():
+            history = model.fit(
+                data,
+                shuffle=False,  # the pipelines shuffle
+                callbacks=callbacks,
+                verbose=verbose,
+                **fit_args,
+            )
     return history, backup_dir
 
 

@@ -13,6 +13,7 @@ from keras_bert_impl.data import pipelines, sources
 from keras_bert_impl.models import BertClassifier
 from keras_bert_impl.tasks import TaskData
 from keras_bert_impl.tasks.precision_recall import precision_recall_f1
+from keras_bert_impl.training.finite_data import expected_end_of_data
 
 NAME = "classification"
 MODEL = BertClassifier
@@ -86,10 +87,11 @@ def evaluate(model, data):
     labels = np.concatenate(labels)
     # One predict call, not predict_on_batch per batch: under MirroredStrategy
     # only predict splits and gathers the batches correctly.
-    logits = np.asarray(
-        model.predict(data.dataset.map(lambda inputs, _: inputs), verbose=0),
-        dtype="float64",
-    )
+    with expected_end_of_data():
+        logits = np.asarray(
+            model.predict(data.dataset.map(lambda inputs, _: inputs), verbose=0),
+            dtype="float64",
+        )
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     predictions = logits.argmax(axis=-1)

@@ -36,6 +36,7 @@ from keras_bert_impl.tasks.entities import TagSet, decode_entities, entity_metri
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.packing import trim_padding
 from keras_bert_impl.text.windows import make_windows
+from keras_bert_impl.training.finite_data import expected_end_of_data
 
 NAME = "token_classification"
 MODEL = BertTokenClassifier
@@ -244,7 +245,8 @@ def build_model(backbone, label_names, args):
 def evaluate(model, data):
     """Entity and word metrics of `model` on `TaskData` from `load_data`."""
     sentences, encoded = data.examples
-    logits = model.predict(data.dataset.map(lambda inputs, *_: inputs), verbose=0)
+    with expected_end_of_data():
+        logits = model.predict(data.dataset.map(lambda inputs, *_: inputs), verbose=0)
     words = word_logits(tf.constant(logits), encoded["windows"], encoded["word_ids"])
     predicted = words.with_flat_values(tf.argmax(words.flat_values, axis=-1)).to_list()
     return entity_metrics(TagSet(data.label_names), sentences.tags, predicted)
