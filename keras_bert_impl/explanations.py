@@ -124,7 +124,7 @@ def explain(
         explain_text = _label_explainer(label_names, target, steps)
     single = isinstance(text_or_texts, (str, bytes))
     texts = [text_or_texts] if single else list(text_or_texts)
-    seq_len = inference._seq_len(model, tokenizer, seq_len)
+    seq_len = inference.resolve_seq_len(model, tokenizer, seq_len)
     results = [explain_text(_text_path(model, tokenizer, text, seq_len, baseline)) for text in texts]
     return results[0] if single else results
 

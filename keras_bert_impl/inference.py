@@ -73,8 +73,22 @@ def _pack(tokenizer, segments_a, segments_b, max_len):
     return packer(_ragged(segments_a), _ragged(segments_b))
 
 
-def _seq_len(model, tokenizer, seq_len):
-    """`seq_len`, else the training length the tokenizer records, else the default."""
+def resolve_seq_len(model, tokenizer, seq_len):
+    """The sequence length to run `model` at.
+
+    Args:
+        model: a backbone, or a model with a `backbone`.
+        tokenizer: the model's `Tokenizer`.
+        seq_len: the length asked for, or None.
+
+    Returns:
+        `seq_len`, else the training length the tokenizer records
+        (`model_max_length`), else the default, capped by the model's
+        position embeddings.
+
+    Raises:
+        ValueError: `seq_len` is below 3 or beyond the position embeddings.
+    """
     max_len = getattr(model, "backbone", model).config.max_position_embeddings
     if seq_len is None:
         seq_len = tokenizer.model_max_length or min(DEFAULT_SEQ_LEN, max_len)
@@ -117,7 +131,7 @@ def fill_mask(model, tokenizer, text_or_texts, top_k=5, batch_size=32, seq_len=N
     """
     _check_fill_mask_model(model, top_k)
     texts, single = _as_list(text_or_texts)
-    max_len = _seq_len(model, tokenizer, seq_len)
+    max_len = resolve_seq_len(model, tokenizer, seq_len)
     token_lists = _masked_token_lists(tokenizer, texts, max_len)
     top_k = min(top_k, tokenizer.vocab_size)
     results = []
@@ -234,7 +248,7 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, s
             f"{num_classes} classes."
         )
     texts, single = _as_list(text_or_texts)
-    max_len = _seq_len(model, tokenizer, seq_len)
+    max_len = resolve_seq_len(model, tokenizer, seq_len)
     results = []
     for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
         probabilities = tf.nn.softmax(model(inputs, training=False)).numpy()
@@ -283,7 +297,7 @@ def tag(model, tokenizer, text_or_texts, tag_names, batch_size=32, seq_len=None,
      {'text': 'London', 'type': 'LOC', 'start': 25, 'end': 31, 'score': 0.99}]
     """
     texts, single = _as_list(text_or_texts)
-    tagger = Tagger(model, tokenizer, tag_names, _seq_len(model, tokenizer, seq_len), stride)
+    tagger = Tagger(model, tokenizer, tag_names, resolve_seq_len(model, tokenizer, seq_len), stride)
     results = []
     for batch in _batches(texts, batch_size):
         outputs = tagger.entities(tf.constant(batch, dtype=tf.string))
@@ -323,7 +337,7 @@ def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32, seq_le
         raise ValueError(f"pooling={pooling!r}; expected one of {POOLINGS}.")
     backbone = getattr(model, "backbone", model)
     texts, single = _as_list(text_or_texts)
-    max_len = _seq_len(backbone, tokenizer, seq_len)
+    max_len = resolve_seq_len(backbone, tokenizer, seq_len)
     vectors = []
     for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
         outputs = backbone(inputs, training=False)

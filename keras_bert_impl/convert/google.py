@@ -112,7 +112,19 @@ def read_google_tensors(prefix):
     }
 
 
-def _config_file(path, prefix):
+def find_config_file(path, prefix):
+    """The `bert_config.json` of a Google checkpoint.
+
+    Args:
+        path: the folder (or checkpoint path) the user gave.
+        prefix: the checkpoint prefix `find_checkpoint` found in it.
+
+    Returns:
+        The config file's path: in `path`, else beside the checkpoint.
+
+    Raises:
+        FileNotFoundError: there is none in either place.
+    """
     for folder in (path, os.path.dirname(prefix)):
         file = os.path.join(folder, CONFIG_FILE)
         if os.path.isfile(file):
@@ -155,7 +167,7 @@ def load_google_checkpoint(path, heads=True, config=None):
     """
     prefix = find_checkpoint(path)
     if config is None:
-        config = BertConfig.from_json_file(_config_file(path, prefix))
+        config = BertConfig.from_json_file(find_config_file(path, prefix))
     tensors = read_google_tensors(prefix)
     if heads and not any(name.startswith(_MLM_PREFIX) for name in tensors):
         warnings.warn(

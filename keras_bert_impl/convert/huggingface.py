@@ -29,7 +29,7 @@ _SAFETENSORS_INDEX = "model.safetensors.index.json"
 _TORCH_BIN = "pytorch_model.bin"
 
 # Buffers that transformers stores beside the weights; they carry no weights.
-_BUFFERS = ("embeddings.position_ids",)
+NON_WEIGHT_BUFFERS = ("embeddings.position_ids",)
 
 
 def huggingface_scheme(encoder_root):
@@ -114,7 +114,22 @@ def _read_torch_bin(file):
     return {name: tensor.float().numpy() for name, tensor in state.items()}
 
 
-def _encoder_root(tensors, path):
+def find_encoder_root(tensors, path):
+    """The name prefix of the encoder in a Hugging Face state dict.
+
+    Checkpoints with heads (`BertForPreTraining`, `BertForSequenceClassification`...)
+    keep the encoder under `bert.`; a bare `BertModel` keeps it at the top.
+
+    Args:
+        tensors: the checkpoint's tensors by name.
+        path: the checkpoint folder, for the error message.
+
+    Returns:
+        `"bert"` or `""`.
+
+    Raises:
+        ValueError: neither layout's word embeddings are there.
+    """
     if "bert.embeddings.word_embeddings.weight" in tensors:
         return "bert"
     if "embeddings.word_embeddings.weight" in tensors:
@@ -129,7 +144,7 @@ def _encoder_root(tensors, path):
 def _load(path, with_heads):
     config = BertConfig.from_json_file(os.path.join(path, _CONFIG))
     tensors = read_huggingface_tensors(path)
-    root = _encoder_root(tensors, path)
+    root = find_encoder_root(tensors, path)
     backbone = bert_backbone(config)
     model = backbone
     if with_heads:
@@ -138,7 +153,7 @@ def _load(path, with_heads):
         if "cls.predictions.bias" not in tensors and "cls.predictions.decoder.bias" in tensors:
             tensors["cls.predictions.bias"] = tensors.pop("cls.predictions.decoder.bias")
     unused = assign_from_tensors(model_mappings(model, huggingface_scheme(root)), tensors, path)
-    unused = [n for n in unused if not n.endswith(_BUFFERS)]
+    unused = [n for n in unused if not n.endswith(NON_WEIGHT_BUFFERS)]
     decoder = tensors.get("cls.predictions.decoder.weight")
     if with_heads and decoder is not None:
         unused.remove("cls.predictions.decoder.weight")

@@ -76,10 +76,10 @@ def load_huggingface_task(path):
     """
     tensors = huggingface.read_huggingface_tensors(path)
     config = BertConfig.from_json_file(os.path.join(path, "config.json"))
-    scheme = huggingface.huggingface_scheme(huggingface._encoder_root(tensors, path))
+    scheme = huggingface.huggingface_scheme(huggingface.find_encoder_root(tensors, path))
     token_level = _HUGGINGFACE_ARCHITECTURES[BertTokenClassifier] in _read_config(path).get("architectures", [])
     return _load(
-        tensors, config, scheme, _HUGGINGFACE_HEADS, path, ignored=huggingface._BUFFERS, token_level=token_level
+        tensors, config, scheme, _HUGGINGFACE_HEADS, path, ignored=huggingface.NON_WEIGHT_BUFFERS, token_level=token_level
     )
 
 
@@ -146,7 +146,7 @@ def load_google_task(path, config=None):
         A `BertQuestionAnswerer` or a `BertClassifier`.
     """
     prefix = google.find_checkpoint(path)
-    config = config or BertConfig.from_json_file(google._config_file(path, prefix))
+    config = config or BertConfig.from_json_file(google.find_config_file(path, prefix))
     tensors = google.read_google_tensors(prefix)
     return _load(tensors, config, google.google_scheme(), _GOOGLE_HEADS, prefix, ignored=())
 

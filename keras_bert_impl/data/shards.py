@@ -327,7 +327,7 @@ def stream_corpus_documents(source, *, text_feature="text", split="train"):
         for sentences in dataset.as_numpy_iterator():
             yield [sentence.decode("utf-8", "replace") for sentence in sentences]
         return
-    for path in sources._resolve_files(source):  # the same paths and errors as training
+    for path in sources.resolve_files(source):  # the same paths and errors as training
         yield from _text_file_documents(path)
 
 

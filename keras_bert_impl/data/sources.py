@@ -79,9 +79,9 @@ def pretraining_documents(source, *, text_feature="text", split="train"):
     """
     if source == EMBEDDED_SOURCE:
         return embedded.embedded_pretraining_documents()
-    if _is_tfds(source):
+    if is_tfds(source):
         return _tfds_documents(source, text_feature, split)
-    files = _resolve_files(source)
+    files = resolve_files(source)
     for path in files:
         if tf.io.gfile.stat(path).length == 0:
             raise ValueError(
@@ -139,7 +139,7 @@ def classification_examples(
     ['containers', 'files', 'network', 'text']
     """
     if label_names is not None:
-        label_names = _checked_label_names(label_names, "label_names")
+        label_names = checked_label_names(label_names, "label_names")
     if source == EMBEDDED_SOURCE:
         dataset, names = embedded.embedded_classification(split)
         _check_label_names_match(label_names, names, source)
@@ -147,9 +147,9 @@ def classification_examples(
     text_columns = {"text": text_column}
     if text_b_column is not None:
         text_columns["text_b"] = text_b_column
-    if _is_tfds(source):
+    if is_tfds(source):
         return _tfds_examples(source, text_columns, label_column, label_names, split)
-    return _file_examples(_resolve_files(source), text_columns, label_column, label_names)
+    return _file_examples(resolve_files(source), text_columns, label_column, label_names)
 
 
 def split_sentences(text):
@@ -186,7 +186,7 @@ def save_label_names(path, names):
 
     >>> save_label_names("/tmp/model/labels.json", ["negative", "positive"])
     """
-    names = _checked_label_names(names, f"label names for {path}")
+    names = checked_label_names(names, f"label names for {path}")
     write_text_atomically(path, json.dumps(names, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -218,15 +218,34 @@ def load_label_names(path):
         raise ValueError(
             f"{path}: not valid JSON ({error}); expected a list of label names"
         ) from None
-    return _checked_label_names(names, path)
+    return checked_label_names(names, path)
 
 
-def _is_tfds(source):
+def is_tfds(source):
+    """Whether `source` names a TensorFlow Datasets dataset (`"tfds:NAME"`)."""
     return isinstance(source, str) and source.startswith(TFDS_PREFIX)
 
 
-def _resolve_files(source):
-    """Expands a path, glob or list of them into a list of existing files."""
+def resolve_files(source):
+    """Expands a path, glob or list of them into a list of existing files.
+
+    Every file reader of `keras_bert_impl.data` goes through this, so they all
+    accept the same sources and fail with the same errors.
+
+    Args:
+        source: a path, a glob, or a list of them.
+
+    Returns:
+        The files, in the order given (each glob's matches sorted).
+
+    Raises:
+        FileNotFoundError: a path does not exist or a glob matches nothing.
+        ValueError: `source` is an empty list, or a path is a directory.
+
+    Example:
+        >>> resolve_files("data/train-*.txt")  # doctest: +SKIP
+        ['data/train-00.txt', 'data/train-01.txt']
+    """
     patterns = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if not patterns:
         raise ValueError(
@@ -276,9 +295,12 @@ def _text_file_documents(path):
     )
 
 
-def _tfds():
-    # Imported on first use: tensorflow_datasets takes seconds to import and
-    # only tfds sources need it.
+def import_tfds():
+    """The `tensorflow_datasets` module, imported on first use.
+
+    tensorflow_datasets takes seconds to import and only `"tfds:"` sources
+    need it, so readers call this instead of importing it at the top.
+    """
     import tensorflow_datasets as tfds
 
     return tfds
@@ -296,7 +318,7 @@ def _tfds_feature(source, features, name, kind, argument):
 
 
 def _tfds_documents(source, text_feature, split):
-    tfds = _tfds()
+    tfds = import_tfds()
     dataset, info = tfds.load(source.removeprefix(TFDS_PREFIX), split=split, with_info=True)
     _tfds_feature(source, info.features, text_feature, tfds.features.Text, "text_feature")
     return dataset.map(
@@ -306,7 +328,7 @@ def _tfds_documents(source, text_feature, split):
 
 
 def _tfds_examples(source, text_columns, label_column, label_names, split):
-    tfds = _tfds()
+    tfds = import_tfds()
     dataset, info = tfds.load(source.removeprefix(TFDS_PREFIX), split=split, with_info=True)
     for key, column in text_columns.items():
         _tfds_feature(source, info.features, column, tfds.features.Text, f"{key}_column")
@@ -354,7 +376,7 @@ def _file_rows(path, columns):
             f"{path}: unsupported file type {extension!r}; "
             f"expected one of {list(CLASSIFICATION_FILE_TYPES)}"
         )
-    text = _read_utf8(path)
+    text = read_utf8(path)
     if not text.strip():
         raise ValueError(f"{path}: file is empty; expected a header row and examples")
     if extension == ".jsonl":
@@ -366,8 +388,15 @@ def _file_rows(path, columns):
     return rows
 
 
-def _read_utf8(path):
-    """The file's text; non-UTF-8 bytes are an error naming line and offset."""
+def read_utf8(path):
+    """The text of the file at `path`, decoded as UTF-8.
+
+    A leading byte-order mark is dropped.
+
+    Raises:
+        ValueError: the file is not valid UTF-8; the message names the line
+            and the byte offset of the first bad byte.
+    """
     with tf.io.gfile.GFile(path, "rb") as file:
         data = file.read()
     try:
@@ -502,8 +531,17 @@ def _label_ids(labels, locations, label_column, label_names):
     return ids, label_names
 
 
-def _checked_label_names(names, what):
-    """`names` as a list, if it is a non-empty list of distinct, clean strings."""
+def checked_label_names(names, what):
+    """`names` as a list, if it is a non-empty list of distinct, clean strings.
+
+    Args:
+        names: label (or tag) names, as given by the user or read from a file.
+        what: where they come from, to start the error message with.
+
+    Raises:
+        ValueError: `names` is not a non-empty list, or a name is empty, has
+            surrounding spaces or appears twice.
+    """
     if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names:
         raise ValueError(f"{what}: expected a non-empty list of label names, got {names!r}")
     for name in names:

@@ -65,7 +65,7 @@ def squad_examples(source, split="train"):
     if isinstance(source, str) and source.startswith(sources.TFDS_PREFIX):
         return _tfds_examples(source, split)
     examples = []
-    for path in sources._resolve_files(source):
+    for path in sources.resolve_files(source):
         examples.extend(_file_examples(path))
     return examples
 
@@ -75,7 +75,7 @@ def is_squad_json(path):
     if not (isinstance(path, str) and path.endswith(".json") and tf.io.gfile.exists(path)):
         return False
     try:
-        document = json.loads(sources._read_utf8(path))
+        document = json.loads(sources.read_utf8(path))
     except ValueError:
         return False
     return isinstance(document, dict) and isinstance(document.get("data"), list)
@@ -83,7 +83,7 @@ def is_squad_json(path):
 
 def _file_examples(path):
     try:
-        document = json.loads(sources._read_utf8(path))
+        document = json.loads(sources.read_utf8(path))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
@@ -143,7 +143,7 @@ def _field(record, name, kind, where):
 
 
 def _tfds_examples(source, split):
-    tfds = sources._tfds()
+    tfds = sources.import_tfds()
     dataset = tfds.load(source.removeprefix(sources.TFDS_PREFIX), split=split)
     examples = []
     for record in tfds.as_numpy(dataset):

@@ -74,16 +74,16 @@ def tagged_sentences(source, *, tag_names=None, split="train", tokens_column="to
         ValueError: bad data, naming file, line and problem.
     """
     if tag_names is not None:
-        tag_names = sources._checked_label_names(tag_names, "tag names")
+        tag_names = sources.checked_label_names(tag_names, "tag names")
         for name in tag_names:
             _check_tag(name, "tag names")
-    if sources._is_tfds(source):
+    if sources.is_tfds(source):
         rows, dataset_tags = _tfds_rows(source, split, tokens_column, tags_column)
         # The dataset's own order, so that ids mean what its ClassLabel says.
         tag_names = tag_names or dataset_tags
     else:
         rows = []
-        for path in sources._resolve_files(source):
+        for path in sources.resolve_files(source):
             rows.extend(_file_rows(path, tokens_column, tags_column or "tags"))
     if not rows:
         raise ValueError(f"{source}: no tagged sentences found")
@@ -91,7 +91,7 @@ def tagged_sentences(source, *, tag_names=None, split="train", tokens_column="to
 
 
 def _file_rows(path, tokens_column, tags_column):
-    text = sources._read_utf8(path)
+    text = sources.read_utf8(path)
     if os.path.splitext(path)[1].lower() == ".jsonl":
         return _jsonl_rows(path, text, tokens_column, tags_column)
     return _conll_rows(path, text)
@@ -156,7 +156,7 @@ def _string_list(row, key, where):
 
 
 def _tfds_rows(source, split, tokens_column, tags_column):
-    tfds = sources._tfds()
+    tfds = sources.import_tfds()
     dataset, info = tfds.load(source.removeprefix(sources.TFDS_PREFIX), split=split, with_info=True)
     features = info.features
     if tags_column is None:

@@ -129,7 +129,7 @@ def _words(chars, batch_size):
 
 def _pieces(tokenizer, chars, words):
     """WordPiece on the words, with piece spans mapped back to the source."""
-    ids, piece_starts, piece_ends = tokenizer._wordpiece.tokenize_with_offsets(words["text"])
+    ids, piece_starts, piece_ends = tokenizer.wordpiece.tokenize_with_offsets(words["text"])
     # [batch, words, pieces] -> flat pieces, each knowing its global word.
     word_of_piece = ids.values.value_rowids()
     position = tf.gather(words["position"], word_of_piece)

@@ -124,6 +124,11 @@ class Tokenizer(keras.layers.Layer):
             truncates.
         **kwargs: passed to `keras.layers.Layer`.
 
+    Attributes:
+        wordpiece: the `tf_text.FastWordpieceTokenizer` over the vocabulary;
+            it takes words already split by `split_words` (no
+            pretokenization), as `keras_bert_impl.text.offsets` needs.
+
     Raises:
         FileNotFoundError: `vocab_file` does not exist.
         ValueError: the vocabulary lacks one of [PAD], [UNK], [CLS], [SEP],
@@ -137,7 +142,7 @@ class Tokenizer(keras.layers.Layer):
             where = f"vocabulary file {os.fspath(vocab_file)!r}"
         else:
             tokens = [str(token) for token in vocab_file]
-            vocab_lib._check_tokens(tokens, "vocabulary list")
+            vocab_lib.check_tokens(tokens, "vocabulary list")
             where = "vocabulary list"
         self._token_ids = {token: i for i, token in enumerate(tokens)}
         missing = [t for t in vocab_lib.SPECIAL_TOKENS if t not in self._token_ids]
@@ -148,7 +153,7 @@ class Tokenizer(keras.layers.Layer):
         self.lowercase = bool(lowercase)
         self.model_max_length = None if model_max_length is None else int(model_max_length)
         self._id_to_token_table = tf.constant(self._tokens)
-        self._wordpiece = tf_text.FastWordpieceTokenizer(
+        self.wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=list(self._tokens),
             suffix_indicator="##",
             # The 100-character limit is applied per character in
@@ -246,7 +251,7 @@ class Tokenizer(keras.layers.Layer):
         words = words.with_flat_values(
             tf.where(too_long, vocab_lib.UNK_TOKEN, words.flat_values)
         )
-        return self._wordpiece.tokenize(words)
+        return self.wordpiece.tokenize(words)
 
     def tokenize_with_offsets(self, strings):
         """Token ids with each piece's UTF-8 byte span in the original text.

@@ -64,7 +64,7 @@ def load_vocab(path):
     # of a file are harmless, blank lines inside would shift every id after.
     while tokens and not tokens[-1]:
         tokens.pop()
-    _check_tokens(tokens, f"vocabulary file {path!r}")
+    check_tokens(tokens, f"vocabulary file {path!r}")
     return tokens
 
 
@@ -79,7 +79,7 @@ def save_vocab(tokens, path):
         ValueError: an empty, multi-line or duplicated token.
     """
     tokens = list(tokens)
-    _check_tokens(tokens, "tokens to save")
+    check_tokens(tokens, "tokens to save")
     for token in tokens:
         if "\n" in token or token != token.rstrip():
             raise ValueError(
@@ -89,7 +89,16 @@ def save_vocab(tokens, path):
     write_text_atomically(os.fspath(path), "".join(token + "\n" for token in tokens))
 
 
-def _check_tokens(tokens, where):
+def check_tokens(tokens, where):
+    """Checks a vocabulary: one non-empty token per line, each once.
+
+    Args:
+        tokens: the tokens in id order.
+        where: the file or object they come from, for the error message.
+
+    Raises:
+        ValueError: a token is empty or repeats, naming its line.
+    """
     first_line = {}
     for line, token in enumerate(tokens, start=1):
         if not token:

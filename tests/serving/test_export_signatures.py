@@ -264,7 +264,7 @@ def test_vocabulary_is_stored_once_for_all_signatures(run):
     # eagerly; every signature captures those same tensors, which the export
     # writes once, however many signatures (or tasks) use them.
     tokenizer = run["tokenizer"]
-    wordpiece = (tf.uint8, tuple(tokenizer._wordpiece._model.shape))
+    wordpiece = (tf.uint8, tuple(tokenizer.wordpiece._model.shape))
     id_to_token = (tf.string, (tokenizer.vocab_size,))
     for kind, table_copies in (("classifier", 0), ("pretrainer", 1)):
         constants = graph_constants(run["exports"][kind])
