@@ -15,7 +15,9 @@ def register(subparsers):
         description=(
             "The task's metrics (classification: accuracy, loss and per-class F1) of a "
             "fine-tuned model directory on a labelled file or tfds split; labels must "
-            "be among the model's labels."
+            "be among the model's labels. Task flags left out (token classification "
+            "--stride, QA --doc-stride and the other window settings) take the values "
+            "stored with the model, so it is scored as it was trained and is served."
         ),
     )
     parser.add_argument("--model", required=True, help="fine-tuned model directory")
@@ -37,6 +39,8 @@ def run(args):
     if args.seq_len is None:
         args.seq_len = loaded.seq_len
     common.check_seq_len(args.seq_len, loaded.config)
+    if hasattr(task, "use_saved_settings"):  # read texts as in training and serving
+        task.use_saved_settings(args, args.model, loaded.model)
     data = task.load_data(
         args, loaded.tokenizer, args.data, loaded.label_names, args.split, training=False
     )

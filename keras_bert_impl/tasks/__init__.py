@@ -21,6 +21,17 @@ evaluate(model, data)      -> JSON-ready metrics dict of a TaskData
 print_metrics(metrics)     the human summary after finetune / evaluate
 ```
 
+Optional, for a task with settings beyond the model (window strides...):
+
+```
+model_files(metrics, args) -> {file name: JSON} finetune saves in the model
+use_saved_settings(args, model_dir, model)
+                           `evaluate`: sets the task flags not given to the
+                           values read back from those files
+evaluate_options(model_dir, seq_len)
+                           -> extra keyword arguments of `evaluate`
+```
+
 Serving, for a task whose SavedModel takes raw text: the module defines
 `serving_signatures(serving)` -> {name: (function, input signature)} (see
 `tagging.py`) and `print_predictions(texts, outputs, as_json)`; then three

@@ -46,25 +46,30 @@ def claims_data(source):
     return squad.is_squad_json(source)
 
 
+# The SpanSettings fields the command line sets, as --flag-names.
+_SETTING_FLAGS = {
+    "doc_stride": "tokens between window starts",
+    "max_query_length": "question tokens kept",
+    "max_answer_length": "longest answer in tokens",
+    "n_best": "start/end candidates per window",
+}
+
+
 def add_arguments(parser):
-    parser.add_argument("--doc-stride", type=int, default=128, help="QA: tokens between window starts (default 128)")
-    parser.add_argument(
-        "--max-query-length", type=int, default=64, help="QA: question tokens kept (default 64)"
-    )
-    parser.add_argument(
-        "--max-answer-length", type=int, default=30, help="QA: longest answer in tokens (default 30)"
-    )
-    parser.add_argument("--n-best", type=int, default=20, help="QA: start/end candidates per window (default 20)")
+    # No argparse defaults: evaluate tells a flag given from one left out,
+    # which takes the model's stored setting instead.
+    for name, what in _SETTING_FLAGS.items():
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=int,
+            help=f"QA: {what} (finetune default {getattr(SpanSettings, name)}; evaluate "
+            f"default: the model's, from {SETTINGS_FILE})",
+        )
 
 
 def settings_from_args(args):
-    return SpanSettings(
-        seq_len=args.seq_len,
-        doc_stride=args.doc_stride,
-        max_query_length=args.max_query_length,
-        max_answer_length=args.max_answer_length,
-        n_best=args.n_best,
-    )
+    """SpanSettings of the flags given; SQuAD's defaults for the others."""
+    given = {name: getattr(args, name) for name in _SETTING_FLAGS if getattr(args, name) is not None}
+    return SpanSettings(seq_len=args.seq_len, **given)
 
 
 def load_data(args, tokenizer, source, label_names, split, training):
@@ -175,6 +180,14 @@ def evaluate(model, data, null_threshold=None):
     no_answer = {e.question_id: a["no_answer_score"] for e, a in zip(examples, answers)}
     threshold = 0.0 if null_threshold is None else null_threshold
     return {**squad_scores(golds, predictions, no_answer, threshold=threshold), "threshold": threshold}
+
+
+def use_saved_settings(args, model_dir, model):
+    """`evaluate`: the window settings not given as flags are the model's."""
+    saved = read_settings(model_dir, args.seq_len)[0]
+    for name in _SETTING_FLAGS:
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(saved, name))
 
 
 def evaluate_options(model_dir, seq_len):

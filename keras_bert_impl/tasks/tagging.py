@@ -59,7 +59,8 @@ def add_arguments(parser):
     parser.add_argument(
         "--stride", type=int,
         help="token classification: pieces between the starts of overlapping windows "
-        "over sentences longer than --seq-len (default: half a window)",
+        "over sentences longer than --seq-len (finetune default: half a window; "
+        "evaluate default: the stride the model was trained with)",
     )
     parser.add_argument(
         "--label-all-pieces", action="store_true",
@@ -402,6 +403,12 @@ def read_stride(model_dir, seq_len):
         return default_stride(seq_len)
     with open(path, encoding="utf-8") as file:
         return int(json.load(file)["stride"])
+
+
+def use_saved_settings(args, model_dir, model):
+    """`evaluate`: without --stride, window as the model was trained."""
+    if args.stride is None:
+        args.stride = read_stride(model_dir, args.seq_len)
 
 
 def serving_signatures(serving):

@@ -1,6 +1,7 @@
 """Token classification through the CLI: finetune, evaluate, export, predict, and the Python API agreeing."""
 
 import argparse
+import inspect
 import json
 import os
 import random
@@ -12,6 +13,7 @@ from cli_support import run_cli
 from keras_bert_impl import BertConfig, BertPretrainer, bert_backbone, tag
 from keras_bert_impl.cli import evaluate, export, finetune, predict, run_guarded
 from keras_bert_impl.model_dir import load_model_dir, save_model_dir
+from keras_bert_impl.tasks import tagging
 
 FIRST = ["ada", "alan", "grace", "linus", "marie", "niels"]
 LAST = ["lovelace", "turing", "hopper", "pauling", "curie", "bohr"]
@@ -86,15 +88,26 @@ def trained(tmp_path_factory):
     return {"root": root, "model": str(root / "tagger"), "dev": dev}
 
 
-def test_finetune_learns_the_entities_and_evaluate_agrees(trained, tmp_path):
+def test_finetune_learns_the_entities_and_evaluate_agrees(trained, tmp_path, monkeypatch):
     with open(os.path.join(trained["model"], "metrics.json")) as f:
         metrics = json.load(f)
     assert metrics["entity_f1"] > 0.95, metrics
     assert set(metrics["per_type"]) == {"PER", "LOC"}
+    strides = []
+    encode = tagging.encode_tagged_words
+
+    def spy(*args, **kwargs):
+        strides.append(inspect.signature(encode).bind(*args, **kwargs).arguments["stride"])
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(tagging, "encode_tagged_words", spy)
     assert main("evaluate", "--model", trained["model"], "--data", trained["dev"],
                 "--output", tmp_path / "m.json") == 0
     with open(tmp_path / "m.json") as f:
         assert json.load(f)["entity_f1"] == pytest.approx(metrics["entity_f1"], abs=1e-9)
+    assert main("evaluate", "--model", trained["model"], "--data", trained["dev"], "--stride", 3) == 0
+    # Windows as trained (--stride 4; --seq-len 12 alone would give 5), unless told.
+    assert strides == [4, 3]
 
 
 def test_predict_on_the_model_dir_equals_the_python_api(trained, capsys):

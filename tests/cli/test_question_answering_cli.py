@@ -1,16 +1,20 @@
 """Question answering through train_tf.py: finetune, evaluate, predict, export; the
 Python API, the CLI and the fresh-process SavedModel give the same answers."""
 
+import argparse
+import dataclasses
 import json
 import os
 import pickle
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
-from keras_bert_impl.model_dir import load_model_dir
+from keras_bert_impl import BertConfig, BertQuestionAnswerer, bert_backbone
+from keras_bert_impl.model_dir import load_model_dir, save_model_dir
 from keras_bert_impl.tasks import question_answering as qa
 
 from cli_support import read_json, run_in_process as _run
@@ -85,3 +89,28 @@ def test_a_folder_as_context_file_is_one_error_line(tmp_path, capsys):
                   "--context-file", str(tmp_path))
     assert status == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"error: [Errno 21] Is a directory: '{tmp_path}'"]
+
+
+def test_evaluate_windows_as_stored_with_the_model_unless_given_flags(tmp_path, monkeypatch):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    keras.utils.set_random_seed(0)
+    config = BertConfig(vocab_size=len(VOCAB), hidden_size=16, num_layers=1, num_heads=2,
+                        intermediate_size=32, max_position_embeddings=32)
+    model_dir = str(tmp_path / "qa_model")
+    save_model_dir(model_dir, BertQuestionAnswerer(bert_backbone(config)), str(vocab), lowercase=True, seq_len=24)
+    trained_with = argparse.Namespace(seq_len=24, doc_stride=5, max_query_length=6, max_answer_length=3, n_best=4)
+    for name, content in qa.model_files({}, trained_with).items():  # as finetune saves them
+        (tmp_path / "qa_model" / name).write_text(json.dumps(content))
+    settings = []
+
+    def spy(model, tokenizer, questions, contexts, span_settings, *args, **kwargs):
+        # Only the settings are under test: no answers, no inference.
+        settings.append(dataclasses.asdict(span_settings))
+        return [{"answer": "", "no_answer_score": 0.0}] * len(questions)
+
+    monkeypatch.setattr(qa, "answer_questions", spy)
+    dev = squad_json(tmp_path / "dev.json", 3, seed=2, max_words=30)
+    assert _run("evaluate", "--model", model_dir, "--data", dev, "--doc-stride", "7") == 0
+    # The flag given wins; the others are the model's, not SQuAD's defaults.
+    assert settings == [{**vars(trained_with), "doc_stride": 7}]
