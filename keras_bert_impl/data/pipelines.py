@@ -199,7 +199,9 @@ def pretraining_examples(documents, tokenizer, *, seq_len, nsp, short_seq_prob, 
     Each document is cut into segments of consecutive sentences filling
     `seq_len` (a shorter random target with `short_seq_prob`); with `nsp`, into
     A/B pairs where B continues A or (NotNext) comes from the next document of
-    the stream. Each document's cuts are drawn from (seed, document index).
+    the stream; a pair over the budget is cut at either end as in the prepared
+    shards (`masking.truncate_pair`). Each document's cuts are drawn from
+    (seed, document index).
 
     Returns:
         `tf.data.Dataset` of dicts {"segment_a", "segment_b": int32 [None]

@@ -97,7 +97,6 @@ def write_pretraining_shards(
                 document, other, max_num_tokens=max_num_tokens, nsp=nsp,
                 short_seq_prob=short_seq_prob, rng=rng,
             ):
-                a, b = truncate_pair(a, b, max_num_tokens, rng)
                 shard = int(rng.integers(num_shards))
                 writers[shard].write(_serialize(a, b, label))
                 counts[shard] += 1
@@ -111,25 +110,6 @@ def write_pretraining_shards(
             os.path.join(temp_dir, METADATA_FILE), json.dumps(metadata, indent=2, sort_keys=True) + "\n"
         )
     return metadata
-
-
-def truncate_pair(segment_a, segment_b, max_num_tokens, rng):
-    """BERT's truncate_seq_pair: trims the longer segment, front or back at random.
-
-    Written by hand: tensorflow-text's trimmers only cut from the back.
-
-    Returns:
-        `(segment_a, segment_b)` with at most `max_num_tokens` tokens together.
-    """
-    front = [0, 0]
-    back = [len(segment_a), len(segment_b)]
-    while back[0] - front[0] + back[1] - front[1] > max_num_tokens:
-        longer = 0 if back[0] - front[0] > back[1] - front[1] else 1
-        if rng.random() < 0.5:
-            front[longer] += 1
-        else:
-            back[longer] -= 1
-    return segment_a[front[0]:back[0]], segment_b[front[1]:back[1]]
 
 
 def vocabulary_digest(tokens):

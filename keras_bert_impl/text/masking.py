@@ -19,7 +19,10 @@ not reproducible under a parallel map; they also cap words, not tokens).
 `sample_pretraining_pairs` is BERT's `create_instances_from_document`: it cuts
 a document's sentences into segments and, for next-sentence prediction, pairs
 A with its true continuation (label 0, IsNext) or, half the time, with text
-from another document (label 1, NotNext).
+from another document (label 1, NotNext); a pair over the token budget
+loses tokens from the front or the back of its longer segment, at random
+(`truncate_pair`). Prepared shards and the in-memory pipeline both take
+their examples from it, so they cut alike.
 
 Example:
     >>> masker = MlmMasker.from_tokenizer(tokenizer, max_predictions=20)
@@ -258,9 +261,9 @@ def sample_pretraining_pairs(
         rng: `numpy.random.Generator`.
 
     Returns:
-        list of (segment_a, segment_b, label) with int32 arrays; without NSP
-        segment_b is empty and label 0. Long pairs are trimmed later by the
-        packer (the longer segment loses tokens first).
+        list of (segment_a, segment_b, label) with int32 arrays of at most
+        `max_num_tokens` tokens together (`truncate_pair`); without NSP
+        segment_b is empty and label 0.
     """
     target_length = max_num_tokens
     if rng.random() < short_seq_prob:
@@ -294,11 +297,31 @@ def sample_pretraining_pairs(
                     i -= len(chunk) - a_end
                 else:
                     segment_b = _concat(chunk[a_end:])
+            segment_a, segment_b = truncate_pair(segment_a, segment_b, max_num_tokens, rng)
             if len(segment_a) and (not nsp or len(segment_b)):
                 instances.append((segment_a, segment_b, label))
             chunk, chunk_length = [], 0
         i += 1
     return instances
+
+
+def truncate_pair(segment_a, segment_b, max_num_tokens, rng):
+    """BERT's truncate_seq_pair: trims the longer segment, front or back at random.
+
+    Written by hand: tensorflow-text's trimmers only cut from the back.
+
+    Returns:
+        `(segment_a, segment_b)` with at most `max_num_tokens` tokens together.
+    """
+    front = [0, 0]
+    back = [len(segment_a), len(segment_b)]
+    while back[0] - front[0] + back[1] - front[1] > max_num_tokens:
+        longer = 0 if back[0] - front[0] > back[1] - front[1] else 1
+        if rng.random() < 0.5:
+            front[longer] += 1
+        else:
+            back[longer] -= 1
+    return segment_a[front[0]:back[0]], segment_b[front[1]:back[1]]
 
 
 def _concat(sentences):

@@ -63,18 +63,6 @@ def test_shards_follow_berts_recipe(tmp_path, tokenizer):
         assert (tmp_path / "shards" / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
 
 
-def test_truncation_cuts_the_longer_segment_at_both_ends():
-    rng = np.random.default_rng(0)
-    a, b = np.arange(10), np.arange(100, 104)
-    fronts, backs = set(), set()
-    for _ in range(20):
-        short_a, short_b = shards.truncate_pair(a, b, 8, rng)
-        assert len(short_a) + len(short_b) == 8 and list(short_b) == list(b)
-        fronts.add(short_a[0])
-        backs.add(short_a[-1])
-    assert len(fronts) > 1 and len(backs) > 1
-
-
 def test_document_buffer_bounds_memory():
     pulled = []
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_bert_impl.text import MlmMasker, sample_pretraining_pairs
-from keras_bert_impl.text.masking import IS_NEXT, NOT_NEXT
+from keras_bert_impl.text.masking import IS_NEXT, NOT_NEXT, truncate_pair
 
 PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
 SPECIAL = (PAD, UNK, CLS, SEP, MASK)
@@ -147,9 +147,9 @@ def test_nsp_pairs_half_random_from_another_document():
             labels.append(label)
             a_docs, b_docs = set(a // 100), set(b // 100)
             assert a_docs == {d}
-            assert len(a) + len(b) <= 29 + 5  # packer trims the overflow
+            assert len(a) + len(b) <= 29  # truncate_pair trims the overflow
             if label == IS_NEXT:
-                assert b_docs == {d} and b[0] % 100 == a[-1] % 100 + 1
+                assert b_docs == {d} and b[0] % 100 > a[-1] % 100  # B follows A
             else:
                 assert b_docs == {(d + 1) % len(documents)}
     assert _within(np.sum(np.array(labels) == NOT_NEXT), 0.5, len(labels))
@@ -165,6 +165,31 @@ def test_segments_without_nsp_are_consecutive_sentences():
         sentences = [list(dict.fromkeys(a.tolist())) for a, _, _ in instances]
         assert sum(sentences, []) == [s[0] for s in document]  # all, in order
         assert all(len(a) == 12 and len(b) == 0 for a, b, _ in instances[:-1])
+
+
+def test_truncation_cuts_the_longer_segment_at_both_ends():
+    rng = np.random.default_rng(0)
+    a, b = np.arange(10), np.arange(100, 104)
+    fronts, backs = set(), set()
+    for _ in range(20):
+        short_a, short_b = truncate_pair(a, b, 8, rng)
+        assert len(short_a) + len(short_b) == 8 and list(short_b) == list(b)
+        fronts.add(short_a[0])
+        backs.add(short_a[-1])
+    assert len(fronts) > 1 and len(backs) > 1
+
+
+def test_pairs_over_the_budget_are_cut_at_either_end():
+    # One 40-token sentence: no cut between sentences can bring it under 12.
+    document = [np.arange(40, dtype=np.int32)]
+    firsts = set()
+    for seed in range(10):
+        (a, b, _), = sample_pretraining_pairs(
+            document, [], max_num_tokens=12, nsp=False, short_seq_prob=0.0, rng=np.random.default_rng(seed)
+        )
+        assert len(a) == 12 and len(b) == 0 and list(a) == list(range(a[0], a[0] + 12))
+        firsts.add(int(a[0]))
+    assert len(firsts) > 1  # not always the first 12 tokens
 
 
 @pytest.mark.parametrize("bad", [{"max_predictions": 0}, {"max_predictions": 5, "mask_token_rate": 0.95}])
