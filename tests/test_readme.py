@@ -7,6 +7,7 @@ import re
 import shlex
 
 import pytest
+from serving.tiny_models import VOCAB, make_tiny_model_dir  # tests/ is on sys.path (conftest.py)
 
 import keras_bert_impl
 from keras_bert_impl.cli.default_job import steps
@@ -52,6 +53,48 @@ def test_every_name_the_readme_uses_imports_as_written(block):
         module = importlib.import_module(module_name)
         if name is not None and not hasattr(module, name):
             importlib.import_module(f"{module_name}.{name}")  # a submodule, or ImportError
+
+
+def _tiny_backbone():
+    with open("vocab.txt", "w", encoding="utf-8") as f:
+        f.write("\n".join(VOCAB) + "\n")
+    config = keras_bert_impl.BertConfig(vocab_size=len(VOCAB), hidden_size=16, num_layers=1, num_heads=2,
+                                        intermediate_size=32, max_position_embeddings=128)
+    return keras_bert_impl.bert_backbone(config)
+
+
+def _api_tour_files():
+    """The files the API tour names, tiny: a vocabulary, a Hugging Face folder, a classifier."""
+    keras_bert_impl.save_huggingface(_tiny_backbone(), "downloads/bert-base-uncased")
+    make_tiny_model_dir("runs/default/classifier", "classifier")
+
+
+def _question_answering_files():
+    """A tiny untrained answerer at runs/squad and an article."""
+    answerer = keras_bert_impl.BertQuestionAnswerer(_tiny_backbone())
+    keras_bert_impl.save_model_dir("runs/squad", answerer, "vocab.txt", lowercase=True, seq_len=128)
+    with open("article.txt", "w", encoding="utf-8") as f:
+        f.write("the cat sat on the mat.")
+
+
+# The blocks that run offline in seconds, by a line only they have -> what
+# makes the files they name. The others are only import-checked: the data
+# sources block reads tfds:wikipedia and tfds:glue, which need a download
+# (tests reach tfds only through mock data, set up per dataset in
+# tests/data/test_sources.py).
+RUNNABLE_BLOCKS = {
+    'kbi.load_huggingface("downloads/bert-base-uncased")': _api_tour_files,
+    'qa.read_settings("runs/squad", loaded.seq_len)': _question_answering_files,
+}
+
+
+@pytest.mark.parametrize("marker", RUNNABLE_BLOCKS)
+def test_readme_block_runs_as_written(marker, tmp_path, monkeypatch):
+    blocks = [block for block in _python_blocks() if marker in block]
+    assert len(blocks) == 1, f"{marker!r} should be in exactly one README python block"
+    monkeypatch.chdir(tmp_path)
+    RUNNABLE_BLOCKS[marker]()
+    exec(compile(blocks[0], "README.md", "exec"), {})
 
 
 def test_every_public_name_imports():
