@@ -4,6 +4,7 @@ import keras
 
 from keras_bert_impl.layers.activations import get_activation
 from keras_bert_impl.layers.attention import BertSelfAttention, take_positions
+from keras_bert_impl.layers.dense import FusableDense
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")
@@ -67,14 +68,14 @@ class BertEncoderBlock(keras.layers.Layer):
         self.attention_layer_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_eps, dtype=policy, name="attention_layer_norm"
         )
-        self.intermediate_dense = keras.layers.Dense(
+        self.intermediate_dense = FusableDense(
             self.intermediate_size,
             activation=get_activation(self.hidden_act),
             kernel_initializer=initializer,
             dtype=policy,
             name="intermediate_dense",
         )
-        self.output_dense = keras.layers.Dense(
+        self.output_dense = FusableDense(
             hidden_size, kernel_initializer=initializer, dtype=policy, name="output_dense"
         )
         self.output_layer_norm = keras.layers.LayerNormalization(

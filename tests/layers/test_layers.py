@@ -1,4 +1,5 @@
 import collections
+import math
 
 import keras
 import numpy as np
@@ -14,6 +15,7 @@ from keras_bert_impl.layers import (
     ClassificationHead,
     MaskedLMHead,
 )
+from keras_bert_impl.layers.dense import FusableDense
 
 
 def _round_trip(layer, *inputs):
@@ -124,3 +126,65 @@ def test_mixed_precision_keeps_norms_and_softmax_in_float32(policy):
 
     head = ClassificationHead(2)
     assert head(out[:, 0]).dtype == "float32"
+
+
+def _layer_norm(x, layer):
+    mean = x.mean(-1, keepdims=True)
+    variance = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + layer.epsilon) * np.asarray(layer.gamma) + np.asarray(layer.beta)
+
+
+def _block_reference(block, x, padding_mask):
+    """A post-LayerNorm BERT block in float64 NumPy from `block`'s weights: the unfused math."""
+    weights = lambda variable: np.asarray(variable, "float64")  # noqa: E731
+    attention = block.attention
+    qkv = np.einsum("bsd,dknh->bsknh", x, weights(attention.qkv_kernel)) + weights(attention.qkv_bias)
+    query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    logits = np.einsum("bqnh,bknh->bnqk", query, key) / math.sqrt(attention.head_size)
+    logits = logits + np.where(padding_mask[:, None, None, :] > 0, 0.0, -1e9)
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    context = np.einsum("bnqk,bknh->bqnh", probs, value)
+    attended = np.einsum("bqnh,nhd->bqd", context, weights(attention.output_kernel))
+    x = _layer_norm(x + attended + weights(attention.output_bias), block.attention_layer_norm)
+    inner = x @ weights(block.intermediate_dense.kernel) + weights(block.intermediate_dense.bias)
+    inner = 0.5 * inner * (1.0 + np.vectorize(math.erf)(inner / math.sqrt(2.0)))
+    transformed = inner @ weights(block.output_dense.kernel) + weights(block.output_dense.bias)
+    return _layer_norm(x + transformed, block.output_layer_norm)
+
+
+def test_block_in_a_graph_equals_the_unfused_math():
+    # In a tf.function grappler fuses each projection's MatMul + BiasAdd (+
+    # GELU) into one oneDNN kernel and the [CLS]-only path gathers queries:
+    # the results must stay those of the plain formulas.
+    block = BertEncoderBlock(num_heads=2, intermediate_size=64)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 7, 32)).astype("float32")
+    mask = np.array([[1] * 7, [1, 1, 1, 0, 0, 0, 0]], "int32")
+    positions = np.array([[0], [2]], "int32")
+    block(x, mask)
+    expected = _block_reference(block, x.astype("float64"), mask)
+    graph_call = tf.function(lambda x, mask, positions=None: block(x, mask, query_positions=positions))
+    np.testing.assert_allclose(graph_call(x, mask), expected, atol=1e-5)
+    at_positions = graph_call(x, mask, positions)
+    np.testing.assert_allclose(at_positions, np.take_along_axis(expected, positions[:, :, None], 1), atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["linear", "gelu"])
+def test_fusable_dense_equals_keras_dense(activation):
+    fused, plain = FusableDense(6, activation=activation), keras.layers.Dense(6, activation=activation)
+    x = np.random.default_rng(6).normal(size=(2, 3, 4)).astype("float32")
+    fused(x), plain(x)
+    plain.set_weights(fused.get_weights())
+    np.testing.assert_allclose(tf.function(fused)(x), tf.function(plain)(x), atol=1e-6)
+    assert [v.path for v in fused.weights] == [v.path.replace(plain.name, fused.name) for v in plain.weights]
+
+
+def test_fusable_dense_traces_the_pattern_grappler_fuses():
+    # The remapper fuses only a 2-D MatMul whose output goes straight to a
+    # BiasAdd (then to the activation): Keras' Dense has a tensordot and an AddV2.
+    layer = FusableDense(6, activation="gelu")
+    graph = tf.function(layer).get_concrete_function(tf.TensorSpec([None, None, 4])).graph
+    (matmul,) = [op for op in graph.get_operations() if op.type == "MatMul"]
+    assert matmul.inputs[0].shape.rank == 2
+    assert [consumer.type for consumer in matmul.outputs[0].consumers()] == ["BiasAdd"]
