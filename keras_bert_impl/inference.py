@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl.choices import DEFAULT_SEQ_LEN
+from keras_bert_impl.tasks.classification import TextWindows
 from keras_bert_impl.tasks.tagging import Tagger, entity_lists
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.masked_text import tokenize_masked_text
@@ -215,7 +216,8 @@ def _packed_batches(tokenizer, texts, max_len, batch_size):
         yield _pack(tokenizer, a, b, max_len)
 
 
-def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, seq_len=None):
+def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, seq_len=None,
+             stride=None, max_windows=None):
     """Classifies texts (or text pairs) with a `BertClassifier`.
 
     Args:
@@ -226,8 +228,16 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, s
             `label_names`); default "0", "1", ...
         batch_size: texts per model call.
         seq_len: most tokens per text (pair), [CLS] and [SEP] included; longer
-            text is truncated. Default: the training length
+            text is truncated (or windowed). Default: the training length
             (`tokenizer.model_max_length`).
+        stride: read single texts in overlapping windows of `seq_len`
+            whose starts are `stride` tokens apart, and pool their logits
+            (`tasks.classification.TextWindows`, which the export's
+            `serving_default` runs too). A classifier trained with windows
+            always reads so (default stride: half a window). A model
+            directory's training settings are
+            `tasks.classification.read_window_settings(path)`.
+        max_windows: with windows: the windows kept per text (default all).
 
     Returns:
         For each text, `{"label", "label_id", "probabilities": {name: p}}`;
@@ -250,8 +260,8 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, s
     texts, single = _as_list(text_or_texts)
     max_len = resolve_seq_len(model, tokenizer, seq_len)
     results = []
-    for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
-        probabilities = tf.nn.softmax(model(inputs, training=False)).numpy()
+    for logits in _classifier_logits(model, tokenizer, texts, max_len, batch_size, stride, max_windows):
+        probabilities = tf.nn.softmax(logits).numpy()
         for row in probabilities:
             best = int(row.argmax())
             results.append(
@@ -262,6 +272,19 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, s
                 }
             )
     return results[0] if single else results
+
+
+def _classifier_logits(model, tokenizer, texts, max_len, batch_size, stride, max_windows):
+    """Each batch's logits: texts truncated, or pooled over their windows."""
+    if stride is None and getattr(model, "window_pooling", None) is None:
+        for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
+            yield model(inputs, training=False)
+        return
+    if _split_pairs(texts)[1] is not None:
+        raise ValueError("Windows (stride, or a classifier trained with them) read single texts, not pairs.")
+    windows = TextWindows(model, tokenizer, max_len, stride, max_windows)
+    for batch in _batches(texts, batch_size):
+        yield windows.logits(_string_tensor(batch))
 
 
 def tag(model, tokenizer, text_or_texts, tag_names, batch_size=32, seq_len=None, stride=None):

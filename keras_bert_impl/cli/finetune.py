@@ -33,6 +33,13 @@ def add_task_arguments(parser):
         help="what to fine-tune for (default: inferred from the data, e.g. .conll "
         "files are token_classification; otherwise classification)",
     )
+    parser.add_argument(
+        "--stride", type=int,
+        help="read texts longer than --seq-len in overlapping windows whose starts are "
+        "this many tokens apart. token classification: finetune default half a window; "
+        "classification: finetune default off (texts are truncated), see --max-windows; "
+        "evaluate default: the stride the model was trained with",
+    )
     for name in tasks.names():
         tasks.get(name).add_arguments(parser)
 

@@ -17,7 +17,8 @@ the stream, so the stream does not depend on how many times or by how many
 workers the dataset is opened, and a resumed run that skips the batches it
 already trained on sees exactly what the uninterrupted run saw.
 
-`classification_dataset` tokenizes and packs labelled single texts or pairs.
+`classification_dataset` tokenizes and packs labelled single texts or pairs,
+or reads long texts in overlapping windows.
 
 Both give static [batch, seq_len] shapes unless length bucketing is asked for,
 and end in prefetch(AUTOTUNE).
@@ -41,6 +42,7 @@ import tensorflow as tf
 from keras_bert_impl.data.packing import batch_rows, pack_padded_rows, unpad
 from keras_bert_impl.text.masking import MlmMasker, sample_pretraining_pairs
 from keras_bert_impl.text.packing import SegmentPacker
+from keras_bert_impl.text.windows import pack_windows
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -332,6 +334,8 @@ def classification_dataset(
     max_examples_per_row=None,
     drop_remainder=False,
     shuffle_buffer=10_000,
+    stride=None,
+    max_windows=None,
 ):
     """(x, y) batches for sentence or sentence-pair classification.
 
@@ -354,18 +358,33 @@ def classification_dataset(
             `seq_len // 8`).
         drop_remainder: drop the last short batch (static batch dimension).
         shuffle_buffer: shuffle buffer size.
+        stride: read each (single) text in overlapping windows of
+            `seq_len - 2` tokens whose starts are `stride` tokens apart
+            (`text.windows`) instead of truncating it, for a classifier with
+            `window_pooling`. Not with `pack` or text pairs.
+        max_windows: with `stride`: keep a text's first `max_windows` windows.
 
     Returns:
         `tf.data.Dataset` of (x, y): x = {"token_ids", "segment_ids",
         "padding_mask"} int32 [batch, seq_len], y = int32 labels [batch].
         Packed: (x, y, sample_weight) with x as `pack_examples` makes it and
-        y, sample_weight [batch, max_examples_per_row].
+        y, sample_weight [batch, max_examples_per_row]. Windowed: x is
+        [batch, windows, seq_len], where windows is `max_windows` (static),
+        or with `bucket_by_length` the most windows of a text in the batch
+        (texts of similar window counts batched together); padding windows
+        are all 0.
 
     Raises:
-        ValueError: elements are not dicts with "text" and "label".
+        ValueError: elements are not dicts with "text" and "label"; `stride`
+            with `pack`, text pairs or no `max_windows`.
     """
-    encoded = _encoded_classification_examples(examples, tokenizer, seq_len, shuffle, seed, shuffle_buffer)
-    if pack:
+    windows = _window_settings(stride, max_windows, pack)
+    encoded = _encoded_classification_examples(
+        examples, tokenizer, seq_len, shuffle, seed, shuffle_buffer, windows
+    )
+    if windows is not None:
+        batches = _window_batches(encoded, tokenizer, seq_len, batch_size, max_windows, bucket_by_length, drop_remainder)
+    elif pack:
         packed = pack_padded_rows(
             encoded,
             seq_len=seq_len,
@@ -382,8 +401,20 @@ def classification_dataset(
     return batches.prefetch(AUTOTUNE)
 
 
-def _encoded_classification_examples(examples, tokenizer, seq_len, shuffle, seed, shuffle_buffer):
-    """(x, label) per example, x packed and padded to `seq_len`, shuffled if asked."""
+def _window_settings(stride, max_windows, pack):
+    """`(stride, max_windows)`, or None when texts are truncated, not windowed."""
+    if stride is None:
+        return None
+    if pack:
+        raise ValueError("classification_dataset: windows (stride) and packing exclude each other.")
+    if max_windows is None:
+        raise ValueError("classification_dataset: stride needs max_windows (the windows kept per text).")
+    return stride, max_windows
+
+
+def _encoded_classification_examples(examples, tokenizer, seq_len, shuffle, seed, shuffle_buffer, windows=None):
+    """(x, label) per example, x packed and padded to `seq_len` (`windows`:
+    `(stride, max_windows)`: x is [text windows, seq_len]), shuffled if asked."""
     spec = examples.element_spec
     if not isinstance(spec, dict) or "text" not in spec or "label" not in spec:
         raise ValueError(
@@ -391,18 +422,48 @@ def _encoded_classification_examples(examples, tokenizer, seq_len, shuffle, seed
             'dicts with "text", "label" and optionally "text_b"'
         )
     has_pair = "text_b" in spec
+    if has_pair and windows is not None:
+        raise ValueError(
+            "classification_dataset: windows (stride) read single texts; text pairs are truncated instead."
+        )
     packer = SegmentPacker.from_tokenizer(tokenizer, seq_len)
     if shuffle:
         examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     def encode(example):
         segment_a = tokenizer(example["text"][tf.newaxis])
+        if windows is not None:
+            _, packed = pack_windows(tokenizer, segment_a, seq_len, *windows)
+            return packed, tf.cast(example["label"], tf.int32)
         segment_b = tokenizer(example["text_b"][tf.newaxis]) if has_pair else None
         packed = packer(segment_a, segment_b)
         x = {name: value[0] for name, value in packed.items()}
         return x, tf.cast(example["label"], tf.int32)
 
     return examples.map(encode, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def _window_batches(encoded, tokenizer, seq_len, batch_size, max_windows, bucket_by_length, drop_remainder):
+    """Batches of windowed texts: [batch, windows, seq_len], padding windows all 0.
+
+    Bucketed, texts with 1, 2, 3-4, 5-8... windows are batched apart and each
+    batch is padded to its most windows, so short texts do not pay for
+    `max_windows`; otherwise every batch has `max_windows` (static shapes).
+    """
+    padding_values = ({"token_ids": tokenizer.pad_id, "segment_ids": 0, "padding_mask": 0}, 0)
+    if not bucket_by_length:
+        shapes = ({name: [max_windows, seq_len] for name in padding_values[0]}, [])
+        return encoded.padded_batch(batch_size, shapes, padding_values, drop_remainder=drop_remainder)
+    boundaries = [2]
+    while boundaries[-1] <= max_windows:
+        boundaries.append(2 * boundaries[-1] - 1)
+    return encoded.bucket_by_sequence_length(
+        lambda x, label: tf.shape(x["token_ids"])[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padding_values=padding_values,
+        drop_remainder=drop_remainder,
+    )
 
 
 def _length_bucketed_batches(encoded, tokenizer, seq_len, batch_size, drop_remainder):

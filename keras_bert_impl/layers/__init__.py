@@ -5,3 +5,4 @@ from keras_bert_impl.layers.embeddings import BertEmbeddings
 from keras_bert_impl.layers.encoder import BertEncoderBlock
 from keras_bert_impl.layers.heads import BertPooler, ClassificationHead, MaskedLMHead
 from keras_bert_impl.layers.span_head import SpanHead
+from keras_bert_impl.layers.windows import WINDOW_POOLINGS, WindowPooling, WindowRows

@@ -2,7 +2,8 @@
 
 import keras
 
-from keras_bert_impl.models.backbone import backbone_inputs, model_inputs
+from keras_bert_impl.layers import WindowPooling, WindowRows
+from keras_bert_impl.models.backbone import INPUT_NAMES, backbone_inputs, model_inputs
 from keras_bert_impl.models.task import BertTask, classification_head
 
 
@@ -16,19 +17,28 @@ class BertClassifier(BertTask):
     cross-entropy from logits and accuracy, both weighted by the sample
     weights when there are any (packed rows weigh their empty slots 0).
 
+    With `window_pooling`, a text is read in windows: each input is
+    `[batch, windows, seq]` (a text's overlapping windows, padding windows
+    all-zero in `padding_mask`), every window is classified on its own and
+    the text's logits are the mean or max of its windows' logits, so the loss
+    is on one pooled row per text. See `tasks.classification` for making
+    the windows.
+
     Args:
         backbone: a `BertBackbone`.
         num_classes: number of labels.
         dropout: dropout before the output layer; defaults to the backbone's
             `hidden_dropout`, as in BERT's fine-tuning recipe.
+        window_pooling: None (one row per text), "mean" or "max".
 
     Example:
 
     >>> classifier = BertClassifier(bert_backbone("bert_tiny"), num_classes=2)
     >>> classifier.compile(optimizer="adam")
+    >>> long_texts = BertClassifier(bert_backbone("bert_tiny"), 2, window_pooling="mean")
     """
 
-    def __init__(self, backbone, num_classes, dropout=None, **kwargs):
+    def __init__(self, backbone, num_classes, dropout=None, window_pooling=None, **kwargs):
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(
                 f"BertClassifier needs num_classes >= 2, got {num_classes!r}."
@@ -36,18 +46,32 @@ class BertClassifier(BertTask):
         head, dropout = classification_head(
             backbone, num_classes, dropout, name="classification_head"
         )
-        inputs = model_inputs()
-        logits = head(backbone(backbone_inputs(inputs))["pooled_output"])
+        if window_pooling is None:
+            inputs = model_inputs()
+            logits = head(backbone(backbone_inputs(inputs))["pooled_output"])
+        else:
+            inputs, logits = _windowed_graph(backbone, head, WindowPooling(window_pooling, name="window_pooling"))
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self.backbone = backbone
         self.num_classes = num_classes
         self.dropout = dropout
+        self.window_pooling = window_pooling
 
     def logits(self, inputs):
-        """Inference logits, equal to `self(inputs, training=False)`, from
+        """Inference logits of `[batch, seq]` rows, one row per text (per window
+        for a windowed classifier, whose `self(...)` pools them), from
         `BertBackbone.pooled_output` (the last block at [CLS] only)."""
         pooled = self.backbone.pooled_output(inputs)
         return self.get_layer("classification_head")(pooled, training=False)
 
     def task_config(self):
-        return {"num_classes": self.num_classes, "dropout": self.dropout}
+        return {"num_classes": self.num_classes, "dropout": self.dropout, "window_pooling": self.window_pooling}
+
+
+def _windowed_graph(backbone, head, pooling):
+    """`[batch, windows, seq]` inputs -> per-window logits -> pooled `[batch, classes]`."""
+    inputs = {name: keras.Input(shape=(None, None), dtype="int32", name=name) for name in INPUT_NAMES}
+    rows = WindowRows(name="window_rows")
+    window_logits = head(backbone({name: rows(inputs[name]) for name in INPUT_NAMES})["pooled_output"])
+    # A window's [CLS] is real; a padding window's mask is all zero.
+    return inputs, pooling(window_logits, inputs["padding_mask"][:, :, 0])

@@ -8,11 +8,15 @@ same thing. Every input and output has a name and a variable batch size.
 Classifier (`BertClassifier`):
 
 - `serving_default(text)`: `probabilities` float32 [batch, num_classes],
-  `label_id` int32 [batch], `label` string [batch] (from labels.json).
+  `label_id` int32 [batch], `label` string [batch] (from labels.json). A
+  model fine-tuned with `--stride` reads each text in overlapping windows
+  (its `classification.json` settings) and pools their logits, so a long
+  text is classified whole, up to `max_windows` windows.
 - `serving_pair(text, text_b)`: the same for sentence pairs. TF Serving
   signatures cannot have optional inputs, so pairs get their own signature.
 - `predict_ids(token_ids, segment_ids, padding_mask)`: the same outputs plus
-  `logits`, from int32 [batch, seq] ids packed by the caller.
+  `logits`, from int32 [batch, seq] ids packed by the caller (one window
+  per row for a windowed model).
 - `embed(text)`: `pooled_output` (BERT's tanh([CLS]) vector) and
   `mean_embedding` (sequence output averaged over real tokens, [CLS] and
   [SEP] included), float32 [batch, hidden].
@@ -68,7 +72,7 @@ from keras_bert_impl.models import (
     BertQuestionAnswerer,
     BertTokenClassifier,
 )
-from keras_bert_impl.tasks import question_answering, tagging
+from keras_bert_impl.tasks import classification, question_answering, tagging
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.masked_text import tokenize_masked_text
 from keras_bert_impl.text.packing import trim_padding
@@ -150,6 +154,9 @@ class ServingFunctions:
         self.max_masks = int(max_masks)
         self.top_k = int(top_k)
         self._packer = SegmentPacker.from_tokenizer(self.tokenizer, self.seq_len)
+        self._text_windows = None
+        if self.kind == CLASSIFIER:  # None: texts are truncated
+            self._text_windows = classification.text_windows(model_dir.path, model, self.tokenizer, self.seq_len)
         self._functions = {}
 
     @property
@@ -216,6 +223,8 @@ class ServingFunctions:
         }
 
     def _classify_text(self, text):
+        if self._text_windows is not None:
+            return self._classifier_outputs(self._text_windows.logits(text))
         return self._classifier_outputs(self._logits(self._pack(self.tokenizer(text))))
 
     def _classify_pair(self, text, text_b):

@@ -3,20 +3,44 @@
 Data: .tsv/.csv/.jsonl files, "tfds:NAME" or "embedded" (see
 `data.sources.classification_examples`); metrics: accuracy, mean loss and
 per-class precision/recall/F1. The task interface is in `tasks/__init__.py`.
+
+Long texts: with `--stride` a text longer than `seq_len` is read in
+overlapping windows of `seq_len - 2` tokens (`text.windows`), at most
+`--max-windows` of them, and its logits are the mean (or max) of its
+windows' logits (`BertClassifier(window_pooling=...)`), in training and at
+inference. The stride and window cap are stored beside the model as
+`classification.json`, so `evaluate`, `predict`, `classify` and the export's
+raw-text signature window texts alike (`TextWindows`). Text pairs are never
+windowed: they are truncated as without `--stride`.
+
+Example:
+
+>>> windows = TextWindows(model, tokenizer, seq_len=128, stride=64, max_windows=8)  # doctest: +SKIP
+>>> windows.logits(tf.constant(["a very long review ..."])).shape  # doctest: +SKIP
+TensorShape([1, 2])
 """
 
 import argparse
+import json
+import os
 
 import numpy as np
+import tensorflow as tf
 
 from keras_bert_impl.data import pipelines, sources
+from keras_bert_impl.layers import WINDOW_POOLINGS, WindowPooling
 from keras_bert_impl.models import BertClassifier
 from keras_bert_impl.tasks import TaskData
 from keras_bert_impl.tasks.precision_recall import precision_recall_f1
+from keras_bert_impl.text.packing import trim_padding
+from keras_bert_impl.text.windows import default_stride, pack_windows
 from keras_bert_impl.training.finite_data import expected_end_of_data
 
 NAME = "classification"
 MODEL = BertClassifier
+# The window settings used in training (absent: texts are truncated).
+SETTINGS_FILE = "classification.json"
+DEFAULT_MAX_WINDOWS = 4
 
 
 def claims_data(source):
@@ -38,12 +62,51 @@ def add_arguments(parser):
     parser.add_argument(
         "--bucket-by-length", action=argparse.BooleanOptionalAction, default=True,
         help="classification: pad each evaluation batch (and training batch with --no-pack) "
-        "only to its power-of-two length bucket (default on; turn off on TPU, which wants one shape)",
+        "only to its power-of-two length bucket, or with --stride to its most windows "
+        "(default on; turn off on TPU, which wants one shape)",
+    )
+    parser.add_argument(
+        "--max-windows", type=int,
+        help=f"classification with --stride: windows kept per text, the rest is cut; each "
+        f"text costs this many model rows in training (default {DEFAULT_MAX_WINDOWS})",
+    )
+    parser.add_argument(
+        "--window-pooling", choices=WINDOW_POOLINGS,
+        help="classification with --stride: a text's logits are the mean (default) or the "
+        "max of its windows' logits",
     )
 
 
+def window_settings(args):
+    """`(stride, max_windows)` of --stride/--max-windows, or None without --stride.
+
+    Raises:
+        ValueError: a value out of range, or a windows flag without --stride.
+    """
+    stride, max_windows = args.stride, getattr(args, "max_windows", None)
+    if stride is None:
+        for flag, value in (("--max-windows", max_windows), ("--window-pooling", getattr(args, "window_pooling", None))):
+            if value is not None:
+                raise ValueError(f"{flag} needs --stride (classification reads long texts in windows only with it).")
+        return None
+    window = args.seq_len - 2
+    if not 1 <= stride < window:
+        raise ValueError(
+            f"--stride {stride}: expected 1 to {window - 1}, so that windows of --seq-len "
+            f"{args.seq_len} less [CLS] and [SEP] ({window} tokens) overlap."
+        )
+    max_windows = DEFAULT_MAX_WINDOWS if max_windows is None else max_windows
+    if max_windows < 1:
+        raise ValueError(f"--max-windows must be at least 1, got {max_windows}.")
+    if getattr(args, "text_b_column", None):
+        raise ValueError("--stride windows single texts; text pairs (--text-b-column) are truncated: drop one of them.")
+    return stride, max_windows
+
+
 def load_data(args, tokenizer, source, label_names, split, training):
-    """`(x, label)` batches; for training shuffled and, with --pack, packed rows."""
+    """`(x, label)` batches; for training shuffled and, with --pack, packed rows
+    (with --stride: windows, never packed)."""
+    windows = window_settings(args)
     examples, label_names = sources.classification_examples(
         source,
         text_column=args.text_column,
@@ -60,13 +123,15 @@ def load_data(args, tokenizer, source, label_names, split, training):
         shuffle=training,
         seed=args.seed,
         bucket_by_length=getattr(args, "bucket_by_length", False),
-        pack=training and getattr(args, "pack", False),
+        pack=training and getattr(args, "pack", False) and windows is None,
+        **({"stride": windows[0], "max_windows": windows[1]} if windows else {}),
     )
     return TaskData(dataset, label_names)
 
 
 def build_model(backbone, label_names, args):
-    return BertClassifier(backbone, num_classes=max(len(label_names), 2))
+    pooling = (getattr(args, "window_pooling", None) or "mean") if window_settings(args) else None
+    return BertClassifier(backbone, num_classes=max(len(label_names), 2), window_pooling=pooling)
 
 
 def evaluate(model, data):
@@ -126,3 +191,77 @@ def print_metrics(metrics):
     )
     for name, values in metrics["per_class"].items():
         print(f"  {name:>20}: F1 {values['f1']:.4f}  (support {values['support']})")
+
+
+def model_files(metrics, args):
+    """The window settings saved beside a model trained with --stride."""
+    windows = window_settings(args)
+    if windows is None:
+        return {}
+    return {SETTINGS_FILE: {"stride": windows[0], "max_windows": windows[1]}}
+
+
+def read_window_settings(model_dir):
+    """`(stride, max_windows)` a model directory was trained with, or None."""
+    path = os.path.join(model_dir, SETTINGS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        saved = json.load(file)
+    return int(saved["stride"]), int(saved["max_windows"])
+
+
+def use_saved_settings(args, model_dir, model):
+    """`evaluate` windows as training did: --stride/--max-windows default to
+    the stored settings (flags given override them)."""
+    saved = read_window_settings(model_dir)
+    if model.window_pooling is None:
+        if args.stride is not None:
+            raise ValueError(f"--stride: {model_dir} was trained without windows; it reads truncated texts only.")
+        return
+    stride, max_windows = saved or (default_stride(args.seq_len), DEFAULT_MAX_WINDOWS)
+    args.stride = stride if args.stride is None else args.stride
+    args.max_windows = max_windows if args.max_windows is None else args.max_windows
+
+
+class TextWindows:
+    """Raw texts in, logits pooled over each text's windows out, in TensorFlow ops.
+
+    `classify`, `predict` and the export's `serving_default` call this, so
+    they agree. Only real windows run through the model (no padding
+    windows), each padded to the longest window of the call, with the last
+    block at [CLS] only (`BertClassifier.logits`).
+
+    Args:
+        model: a `BertClassifier`; its `window_pooling` (mean for a model
+            trained without windows) pools the windows.
+        tokenizer: its `Tokenizer`.
+        seq_len: window length, [CLS] and [SEP] included.
+        stride: tokens between window starts (default half a window).
+        max_windows: windows kept per text (default all: nothing is cut).
+    """
+
+    def __init__(self, model, tokenizer, seq_len, stride=None, max_windows=None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.seq_len = int(seq_len)
+        self.stride = int(stride or default_stride(seq_len))
+        self.max_windows = max_windows
+        self.pooling = WindowPooling(model.window_pooling or "mean")
+
+    def logits(self, text):
+        """float32 [batch, num_classes] logits of string [batch] texts."""
+        token_ids = self.tokenizer(text)
+        windows, inputs = pack_windows(self.tokenizer, token_ids, self.seq_len, self.stride, self.max_windows)
+        window_logits = tf.cast(self.model.logits(trim_padding(inputs)), tf.float32)
+        per_text = tf.RaggedTensor.from_value_rowids(window_logits, windows.example_index, nrows=token_ids.nrows())
+        return self.pooling(per_text.to_tensor(), tf.sequence_mask(per_text.row_lengths()))
+
+
+def text_windows(model_dir, model, tokenizer, seq_len):
+    """The `TextWindows` a model directory's texts are read with, or None (truncated)."""
+    saved = read_window_settings(model_dir)
+    if saved is None and model.window_pooling is None:
+        return None
+    stride, max_windows = saved or (None, None)
+    return TextWindows(model, tokenizer, seq_len, stride, max_windows)

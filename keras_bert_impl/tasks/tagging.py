@@ -33,9 +33,8 @@ from keras_bert_impl.data.tagged import tagged_sentences
 from keras_bert_impl.models import BertTokenClassifier
 from keras_bert_impl.tasks import TaskData
 from keras_bert_impl.tasks.entities import TagSet, decode_entities, entity_metrics
-from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.packing import trim_padding
-from keras_bert_impl.text.windows import make_windows
+from keras_bert_impl.text.windows import default_stride, pack_windows
 from keras_bert_impl.training.finite_data import expected_end_of_data
 
 NAME = "token_classification"
@@ -57,12 +56,6 @@ def claims_data(source):
 
 def add_arguments(parser):
     parser.add_argument(
-        "--stride", type=int,
-        help="token classification: pieces between the starts of overlapping windows "
-        "over sentences longer than --seq-len (finetune default: half a window; "
-        "evaluate default: the stride the model was trained with)",
-    )
-    parser.add_argument(
         "--label-all-pieces", action="store_true",
         help="token classification: train on every piece of a word (I- tags for "
         "later pieces), not only the first",
@@ -72,11 +65,6 @@ def add_arguments(parser):
         "--tags-column",
         help="token classification: JSONL key/tfds feature of the tags (default tags; tfds: ner if present)",
     )
-
-
-def default_stride(seq_len):
-    """Half a window: each piece then has at least a quarter window of context."""
-    return max(1, (seq_len - 2) // 2)
 
 
 # Features.
@@ -117,20 +105,8 @@ def first_pieces(word_ids):
     return word_ids.with_flat_values(new_row | new_word)
 
 
-def window_inputs(tokenizer, token_ids, seq_len, stride):
-    """Packed `[CLS] window [SEP]` rows of every window of every sequence.
-
-    Returns:
-        `(windows, inputs)`: the `TokenWindows` and the model inputs, int32
-        [total windows, seq_len].
-    """
-    windows = make_windows(token_ids.row_lengths(), seq_len - 2, stride)
-    rows = windows.take(token_ids).merge_dims(0, 1)
-    return windows, SegmentPacker.from_tokenizer(tokenizer, seq_len)(rows)
-
-
 def window_labels(windows, piece_labels, seq_len):
-    """Labels and sample weights aligned with `window_inputs` rows.
+    """Labels and sample weights aligned with `pack_windows` rows.
 
     A piece is labelled only in its home window; [CLS], [SEP], padding and
     pieces labelled `NO_LABEL` get weight 0.
@@ -170,7 +146,7 @@ def encode_tagged_words(tokenizer, words, tag_ids, tag_set, seq_len, stride, lab
     else:
         later = tf.fill(tf.shape(tags.flat_values), NO_LABEL)
     piece_labels = tags.with_flat_values(tf.where(first.flat_values, tags.flat_values, later))
-    windows, inputs = window_inputs(tokenizer, token_ids, seq_len, stride)
+    windows, inputs = pack_windows(tokenizer, token_ids, seq_len, stride)
     labels, weights = window_labels(windows, piece_labels, seq_len)
     return {"inputs": inputs, "labels": labels, "weights": weights, "windows": windows, "word_ids": word_ids}
 
@@ -182,7 +158,7 @@ def word_logits(logits, windows, word_ids):
     """Each word's logits: those of its first piece, in that piece's home window.
 
     Args:
-        logits: [total windows, seq_len, num_tags], rows as `window_inputs`.
+        logits: [total windows, seq_len, num_tags], rows as `pack_windows`.
         windows: the `TokenWindows`.
         word_ids: int RaggedTensor [batch, (pieces)].
 
@@ -328,7 +304,7 @@ class Tagger:
 
     def _tagged_words(self, text):
         pieces = self.tokenizer.tokenize_with_offsets(text)
-        windows, inputs = window_inputs(self.tokenizer, pieces["token_ids"], self.seq_len, self.stride)
+        windows, inputs = pack_windows(self.tokenizer, pieces["token_ids"], self.seq_len, self.stride)
         logits = word_logits(self._logits(trim_padding(inputs)), windows, pieces["word_ids"])
         probabilities = tf.nn.softmax(logits.flat_values)
         first = first_pieces(pieces["word_ids"])

@@ -42,6 +42,8 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from keras_bert_impl.text.packing import SegmentPacker
+
 # BERT's home score is min context + 0.01 * window length; scaled by 100 it
 # is an integer, so ties are exact rather than subject to float rounding.
 _CONTEXT_WEIGHT = 100
@@ -130,6 +132,34 @@ def make_windows(lengths, window_len, stride, max_windows=None):
     )
     home = _home_windows(lengths, window_len, step, tf.cast(starts.row_lengths(), tf.int32))
     return TokenWindows(starts=starts, positions=positions, home=home)
+
+
+def default_stride(seq_len):
+    """Half a window of `seq_len - 2` tokens: each token then has at least a
+    quarter window of context."""
+    return max(1, (seq_len - 2) // 2)
+
+
+def pack_windows(tokenizer, token_ids, seq_len, stride, max_windows=None):
+    """Packed `[CLS] window [SEP]` rows of every window of every sequence.
+
+    The windows of token classification and long-text classification: each
+    holds `seq_len - 2` tokens.
+
+    Args:
+        tokenizer: the model's `Tokenizer` (for the special ids).
+        token_ids: int RaggedTensor [batch, (tokens)].
+        seq_len: packed row length, [CLS] and [SEP] included (>= 3).
+        stride: tokens between window starts.
+        max_windows: keep each sequence's first `max_windows` windows only.
+
+    Returns:
+        `(windows, inputs)`: the `TokenWindows` and the model inputs, int32
+        [total windows, seq_len], rows in `windows.example_index` order.
+    """
+    windows = make_windows(token_ids.row_lengths(), seq_len - 2, stride, max_windows)
+    rows = windows.take(token_ids).merge_dims(0, 1)
+    return windows, SegmentPacker.from_tokenizer(tokenizer, seq_len)(rows)
 
 
 def window_starts(lengths, window_len, stride, max_windows=None):

@@ -21,7 +21,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from keras_bert_impl.model_dir import load_model_dir, save_model_dir
-from keras_bert_impl.models import BertQuestionAnswerer, BertTokenClassifier
+from keras_bert_impl.models import BertClassifier, BertQuestionAnswerer, BertTokenClassifier
 from keras_bert_impl.serving import export_saved_model
 from keras_bert_impl.serving.deployment import (
     ALLOWED_BATCH_SIZES,
@@ -35,9 +35,9 @@ from keras_bert_impl.serving.graph_ops import (
     saved_model_ops,
     tensorflow_text_ops,
 )
-from keras_bert_impl.tasks import question_answering
+from keras_bert_impl.tasks import classification, question_answering
 from keras_bert_impl.serving.warmup import read_warmup_file
-from tiny_models import make_tiny_model_dir
+from tiny_models import LABELS, make_tiny_model_dir
 
 
 def _load_tool(name):
@@ -50,17 +50,20 @@ def _load_tool(name):
 
 export_ops = _load_tool("export_ops")  # tools/ is not a package
 TEXT_OPS = ["FastWordpieceTokenizeWithOffsets", "NormalizeUTF8"]
-SESSION_LOADER_KINDS = ("classifier", "pretrainer", "token_classifier", "question_answerer")
+SESSION_LOADER_KINDS = ("classifier", "pretrainer", "token_classifier", "question_answerer", "windowed_classifier")
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
 def make_tiny_task_dir(path, kind):
-    """A random tiny "token_classifier" (BIO tags) or "question_answerer" saved at `path`."""
+    """A random tiny "token_classifier" (BIO tags), "question_answerer" or
+    "windowed_classifier" (long texts in windows) saved at `path`."""
     classifier_dir = make_tiny_model_dir(path + "-base", "classifier")
     backbone = load_model_dir(classifier_dir, compile=False).model.backbone
     vocab_file = os.path.join(os.path.dirname(path), "vocab.txt")
     if kind == "token_classifier":
         model, labels = BertTokenClassifier(backbone, num_classes=len(TAGS)), TAGS
+    elif kind == "windowed_classifier":
+        model, labels = BertClassifier(backbone, num_classes=len(LABELS), window_pooling="mean"), LABELS
     else:
         model, labels = BertQuestionAnswerer(backbone), None
     save_model_dir(path, model, vocab_file, lowercase=True, seq_len=16, label_names=labels)
@@ -68,6 +71,9 @@ def make_tiny_task_dir(path, kind):
         settings = {"doc_stride": 4, "max_query_length": 6, "max_answer_length": 4, "n_best": 3}
         with open(os.path.join(path, question_answering.SETTINGS_FILE), "w") as f:
             json.dump({**settings, "null_threshold": None}, f)
+    if kind == "windowed_classifier":
+        with open(os.path.join(path, classification.SETTINGS_FILE), "w") as f:
+            json.dump({"stride": 5, "max_windows": 3}, f)
     return path
 
 
@@ -77,7 +83,7 @@ def exports(tmp_path_factory):
     models = {
         kind: make_tiny_model_dir(str(root / "models" / kind), kind) for kind in ("classifier", "pretrainer")
     }
-    for kind in ("token_classifier", "question_answerer"):
+    for kind in ("token_classifier", "question_answerer", "windowed_classifier"):
         models[kind] = make_tiny_task_dir(str(root / "models" / kind), kind)
     return {kind: export_saved_model(path, str(root / "saved" / kind), seq_len=16) for kind, path in models.items()}
 
