@@ -407,8 +407,10 @@ def _window_settings(stride, max_windows, pack):
         return None
     if pack:
         raise ValueError("classification_dataset: windows (stride) and packing exclude each other.")
-    if max_windows is None:
-        raise ValueError("classification_dataset: stride needs max_windows (the windows kept per text).")
+    if max_windows is None or max_windows < 1:
+        raise ValueError(
+            f"classification_dataset: stride needs max_windows >= 1 (the windows kept per text), got {max_windows}."
+        )
     return stride, max_windows
 
 
