@@ -1,6 +1,7 @@
-"""The main job's figures: its wall-clock, its masked LM's first and last
-training loss and accuracy, and its classifier's eval accuracy against a
-bag-of-words naive Bayes baseline on the same embedded split.
+"""The main job's figures: its wall-clock and CPU time, the load average
+around it, its masked LM's first and last training loss and accuracy, its
+fill-mask score on the embedded held-out sentences, and its classifier's eval
+accuracy against a bag-of-words naive Bayes baseline on the same embedded split.
 
 The baseline is multinomial naive Bayes over lower-cased words with add-one
 smoothing, trained on the embedded "train" split and scored on "validation",
@@ -20,6 +21,7 @@ import json
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -52,14 +54,13 @@ def split_texts(split):
     return texts, labels, label_names
 
 
-def naive_bayes_accuracy():
-    """Multinomial naive Bayes, train on "train", accuracy on "validation"."""
-    texts, labels, label_names = split_texts("train")
-    word_counts = [collections.Counter() for _ in label_names]
+def naive_bayes(texts, labels, num_labels):
+    """Multinomial naive Bayes over words, add-one smoothing; returns `predict(text)`."""
+    word_counts = [collections.Counter() for _ in range(num_labels)]
     for text, label in zip(texts, labels):
         word_counts[label].update(words(text))
     vocabulary = set().union(*word_counts)
-    priors = [math.log(labels.count(label) / len(labels)) for label in range(len(label_names))]
+    priors = [math.log(labels.count(label) / len(labels)) for label in range(num_labels)]
     totals = [sum(counts.values()) + len(vocabulary) for counts in word_counts]
 
     def predict(text):
@@ -69,16 +70,41 @@ def naive_bayes_accuracy():
         ]
         return max(range(len(scores)), key=scores.__getitem__)
 
+    return predict
+
+
+def naive_bayes_accuracy():
+    """Naive Bayes trained on the embedded "train" split, accuracy on "validation"."""
+    texts, labels, label_names = split_texts("train")
+    predict = naive_bayes(texts, labels, len(label_names))
     eval_texts, eval_labels, _ = split_texts("validation")
     correct = sum(predict(text) == label for text, label in zip(eval_texts, eval_labels))
     return correct / len(eval_labels)
 
 
 def run_main_job():
-    """Runs `python train_tf.py` as a user does; returns its wall-clock seconds."""
+    """Runs `python train_tf.py` as a user does; returns its wall-clock and CPU seconds."""
     start = time.perf_counter()
+    cpu_before = _children_cpu_seconds()
     subprocess.run([sys.executable, "train_tf.py"], cwd=REPO_ROOT, check=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _children_cpu_seconds() - cpu_before
+
+
+def _children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def held_out_fill_mask_hits():
+    """(hits, sentences): held-out sentences whose masked word the main job's masked LM ranks top 5."""
+    pretrain_dir = os.path.join(default_job.RUN_DIR, "pretrain")
+    output = subprocess.run(
+        [sys.executable, "train_tf.py", "fill-mask", "--model", pretrain_dir, "--embedded-held-out",
+         "--top-k", "5", "--json"],
+        cwd=REPO_ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    results = json.loads(output)
+    return sum(result["word_in_top_k"] for result in results), len(results)
 
 
 def print_pretraining_history(history_file):
@@ -96,14 +122,25 @@ def main(argv=None):
     print(f"bag-of-words naive Bayes, embedded validation split: accuracy {baseline:.4f}")
     if args.baseline_only:
         return
-    seconds = run_main_job() if args.run else None
+    if args.run:
+        load_before = os.getloadavg()
+        seconds, cpu_seconds = run_main_job()
+        print(
+            f"main job: {seconds / 60:.1f} minutes wall, {cpu_seconds / 60:.1f} minutes CPU "
+            f"(user+sys); load average (1, 5, 15 min) {_loads(load_before)} before, "
+            f"{_loads(os.getloadavg())} after"
+        )
+    print_pretraining_history(os.path.join(REPO_ROOT, default_job.RUN_DIR, "pretrain", "history.json"))
+    hits, sentences = held_out_fill_mask_hits()
+    print(f"main job fill-mask: the masked word is in the top 5 for {hits} of {sentences} held-out sentences")
     metrics_file = os.path.join(REPO_ROOT, default_job.RUN_DIR, "classifier", "metrics.json")
     with open(metrics_file) as f:
         accuracy = json.load(f)["accuracy"]
-    if seconds is not None:
-        print(f"main job: {seconds / 60:.1f} minutes")
-    print_pretraining_history(os.path.join(REPO_ROOT, default_job.RUN_DIR, "pretrain", "history.json"))
     print(f"main job classifier: accuracy {accuracy:.4f} ({accuracy - baseline:+.4f} vs naive Bayes)")
+
+
+def _loads(averages):
+    return " ".join(f"{load:.2f}" for load in averages)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,16 @@
 
 Learn a vocabulary and pretrain a small BERT on the embedded corpus (Python
 standard-library docstrings), fine-tune a classifier on the embedded labelled
-task, export it for TF Serving, then show a prediction and a fill-mask. Each
-step is an ordinary subcommand; their command lines are printed so the run can
-be repeated or changed step by step.
+task, export it for TF Serving, then show a prediction and how well the masked
+LM fills 20 held-out sentences it never read. Each step is an ordinary
+subcommand; their command lines are printed so the run can be repeated or
+changed step by step.
+
+Both training steps run in mixed_bfloat16 (faster matmuls on CPUs with
+bfloat16 instructions); the time saved goes to pretraining steps (1200 in
+batches of 32). Whole-word masking trains the masked LM on whole words, which
+the held-out fill-mask asks for; fine-tuning stops after 5 epochs, past which
+the 1,600 training sentences are only memorised.
 """
 
 import os
@@ -21,7 +28,6 @@ SAMPLE_TEXTS = (
     "Return the size of the file in bytes, or raise an OSError.",
     "Send the request headers to the server and read the response.",
 )
-SAMPLE_MASKED = "Return a new [MASK] containing the items."
 
 
 def steps():
@@ -31,13 +37,15 @@ def steps():
     export_root = os.path.join(SAVED_MODELS, "default_classifier")
     return [
         ["pretrain", "--output", pretrain_dir, "--preset", "bert_tiny",
-         "--vocab-size", "3000", "--seq-len", "64", "--batch-size", "32",
-         "--steps", "600", "--checkpoint-every", "100", "--learning-rate", "1e-3"],
+         "--vocab-size", "3000", "--seq-len", "64", "--batch-size", "32", "--steps", "1200",
+         "--checkpoint-every", "100", "--learning-rate", "1e-3", "--whole-word-masking",
+         "--precision", "mixed_bfloat16"],
         ["finetune", "--init", pretrain_dir, "--train", "embedded", "--output", classifier_dir,
-         "--seq-len", "64", "--batch-size", "32", "--epochs", "15", "--learning-rate", "1e-3"],
+         "--seq-len", "64", "--batch-size", "32", "--epochs", "5", "--learning-rate", "1e-3",
+         "--precision", "mixed_bfloat16"],
         ["export", "--model", classifier_dir, "--output", export_root, "--overwrite", "--version", "1"],
         ["predict", "--saved-model", os.path.join(export_root, "1"), *SAMPLE_TEXTS],
-        ["fill-mask", "--model", pretrain_dir, SAMPLE_MASKED],
+        ["fill-mask", "--model", pretrain_dir, "--embedded-held-out"],
     ]
 
 

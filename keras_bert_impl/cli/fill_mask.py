@@ -21,6 +21,11 @@ def register(subparsers):
     parser.add_argument("texts", nargs="*", metavar="TEXT", help='texts such as "the [MASK] sat." (default: lines of stdin)')
     add_source_arguments(parser)
     parser.add_argument(
+        "--embedded-held-out", action="store_true",
+        help="instead of TEXTs: the embedded corpus's 20 held-out sentences (never pretrained "
+        "on), one content word masked in each; prints how many have that word in the top k",
+    )
+    parser.add_argument(
         "--top-k", type=int,
         help=f"tokens per mask (default {DEFAULT_TOP_K} with --model, all the export has "
         "with --saved-model, which can only show fewer)",
@@ -41,7 +46,7 @@ def register(subparsers):
 def run(args):
     from keras_bert_impl.serving.signatures import PRETRAINER
 
-    texts = read_texts(args)
+    texts, words = _texts_and_words(args)
     _check_every_text_has_a_mask(texts)
     check_source(args)
     if args.model:
@@ -59,11 +64,36 @@ def run(args):
         top_k = args.top_k
     outputs = signatures("fill_mask", text=texts)
     results = [_result(text, outputs, i, top_k) for i, text in enumerate(texts)]
+    if words:
+        _score(results, words)
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=2))
     else:
         _print_results(results)
+        if words:
+            hits = sum(result["word_in_top_k"] for result in results)
+            print(f"held-out fill-mask: the masked word is in the top {top_k} for {hits} of {len(results)} sentences")
     return 0
+
+
+def _texts_and_words(args):
+    """The texts to fill and, with --embedded-held-out, the word behind each mask (else None)."""
+    if not args.embedded_held_out:
+        return read_texts(args), None
+    if args.texts:
+        raise ValueError("--embedded-held-out brings its own sentences; drop the TEXT arguments.")
+    from keras_bert_impl.data.embedded import embedded_fill_mask_examples
+
+    texts, words = zip(*embedded_fill_mask_examples())
+    return list(texts), list(words)
+
+
+def _score(results, words):
+    """Adds `word` (the masked one) and `word_in_top_k` to each one-mask result."""
+    for result, word in zip(results, words):
+        tokens = [candidate["token"] for mask in result["masks"][:1] for candidate in mask["candidates"]]
+        result["word"] = word
+        result["word_in_top_k"] = word in tokens
 
 
 def _check_every_text_has_a_mask(texts):
@@ -108,6 +138,8 @@ def _print_results(results):
             print(f"  ({missed} [MASK] not predicted: past the export's max masks or cut by the sequence length)")
         if result["masks"]:
             print(f"  -> {result['filled']}")
+        if "word" in result:
+            print(f"  masked word: {result['word']} ({'in' if result['word_in_top_k'] else 'not in'} the top)")
 
 
 def _load(args):

@@ -2,6 +2,7 @@
 
 from keras_bert_impl.data.embedded import (
     embedded_classification,
+    embedded_fill_mask_examples,
     embedded_pretraining_documents,
     embedded_texts,
 )

@@ -6,10 +6,15 @@ the same on every run with the same Python version (the project pins 3.11).
 
 * Pretraining corpus: one document per module (its docstring plus those of its
   public functions) and one per public class (its docstring plus those of its
-  public methods), for the modules in `TOPIC_MODULES`.
+  public methods), for the modules in `TOPIC_MODULES` and
+  `PRETRAINING_ONLY_MODULES`, less every held-out sentence.
 * Classification task: which topic area a docstring sentence comes from, one of
   `LABEL_NAMES` (containers, files, network, text). The classes are balanced
-  and split deterministically into "train" and "validation".
+  and split deterministically into "train" and "validation"; no "validation"
+  sentence is in the pretraining corpus, so the pretrained model never read
+  the text it is scored on.
+* Fill-mask check: 20 "validation" sentences, each with one content word
+  masked, both chosen by a rule (`embedded_fill_mask_examples`).
 
 Example:
 
@@ -17,8 +22,10 @@ Example:
 >>> dataset, label_names = embedded_classification("validation")
 >>> label_names
 ['containers', 'files', 'network', 'text']
+>>> masked_text, word = embedded_fill_mask_examples()[0]
 """
 
+import collections
 import functools
 import importlib
 import inspect
@@ -51,12 +58,34 @@ TOPIC_MODULES = {
     ),
 }
 LABEL_NAMES = sorted(TOPIC_MODULES)
+# More of the standard library for pretraining only (no topic label): a larger
+# corpus repeats less within the main job's steps, so the masked LM learns
+# words rather than sentences. Not `threading`: test runners replace its
+# `excepthook`, so its docstrings would depend on who imports it.
+PRETRAINING_ONLY_MODULES = (
+    "argparse", "asyncio", "calendar", "configparser", "contextlib", "datetime",
+    "decimal", "fractions", "functools", "hashlib", "inspect", "itertools",
+    "logging", "math", "random", "sched", "selectors", "statistics",
+    "subprocess", "time", "typing", "unittest", "uuid", "zlib",
+)
 SPLITS = ("train", "validation")
 
 # Classification keeps at most this many sentences per class (the smallest
 # class has about 520 under Python 3.11); one in five of them is validation.
 _EXAMPLES_PER_CLASS = 500
 _VALIDATION_FRACTION = 5
+
+# The fill-mask check: this many "validation" sentences, evenly spaced; the
+# masked word is a content word (letters only, at least 4 of them, not in
+# `_FUNCTION_WORDS`, not the sentence's first word, which is mostly "Return"),
+# the one most frequent in the pretraining corpus, so a small vocabulary keeps
+# it whole. The rule was fixed before any score was seen.
+_FILL_MASK_SENTENCES = 20
+_FUNCTION_WORDS = frozenset(
+    "also been both does each either from have into more most must only other "
+    "same should such than that their them then there these they this those "
+    "when where which while will with would".split()
+)
 
 # A sentence ends at ".", "!" or "?" followed by whitespace; the same rule as
 # `sources.split_sentences`, applied after a docstring's wrapped lines are joined.
@@ -76,7 +105,7 @@ def embedded_pretraining_documents():
     ...     print(sentences.shape.rank)
     1
     """
-    ragged = tf.ragged.constant([list(doc) for _, doc in _documents()])
+    ragged = tf.ragged.constant([list(doc) for doc in _pretraining_documents()])
     # Slicing a ragged tensor gives ragged-rank-0 RaggedTensorSpec elements;
     # the identity map turns them into plain tensors so padded_batch etc. work.
     return tf.data.Dataset.from_tensor_slices(ragged).map(tf.identity)
@@ -94,7 +123,7 @@ def embedded_texts():
     >>> len(sentences) > 1000
     True
     """
-    return [sentence for _, doc in _documents() for sentence in doc]
+    return [sentence for doc in _pretraining_documents() for sentence in doc]
 
 
 def embedded_classification(split="train"):
@@ -125,13 +154,81 @@ def embedded_classification(split="train"):
     return dataset, list(LABEL_NAMES)
 
 
+def embedded_fill_mask_examples():
+    """The held-out fill-mask check: sentences with one content word masked.
+
+    Every n-th "validation" sentence that has a content word (n spaces
+    `_FILL_MASK_SENTENCES` of them evenly), none of which is in the
+    pretraining corpus, with its most corpus-frequent content word replaced
+    by "[MASK]" (see `_FILL_MASK_SENTENCES` for the rule).
+
+    Returns:
+        A list of `(masked_text, word)`, `word` lower-cased as an uncased
+        vocabulary writes it.
+
+    Example:
+
+    >>> examples = embedded_fill_mask_examples()
+    >>> len(examples), all("[MASK]" in text for text, _ in examples)
+    (20, True)
+    """
+    frequency = _corpus_word_counts()
+    examples = []
+    for sentence in _labelled_sentences()["validation"][0]:
+        candidates = [w.lower() for w in _sentence_words(sentence)[1:] if _is_content_word(w)]
+        if candidates:
+            # The most frequent candidate; of equals, the first in the sentence.
+            word = max(candidates, key=lambda w: (frequency[w], -candidates.index(w)))
+            examples.append((_mask_word(sentence, word), word))
+    return examples[:: len(examples) // _FILL_MASK_SENTENCES][:_FILL_MASK_SENTENCES]
+
+
+def _sentence_words(sentence):
+    """The sentence's whitespace-separated words, stripped of edge punctuation."""
+    return [word.strip(".,;:!?()\"'`") for word in sentence.split()]
+
+
+def _is_content_word(word):
+    return word.isalpha() and len(word) >= 4 and word.lower() not in _FUNCTION_WORDS
+
+
+def _mask_word(sentence, word):
+    """The sentence with the first whole-word occurrence of `word` (any case) masked."""
+    pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", re.IGNORECASE)
+    return pattern.sub("[MASK]", sentence, count=1)
+
+
+@functools.cache
+def _corpus_word_counts():
+    """How often each lower-cased word occurs in the pretraining corpus."""
+    return collections.Counter(
+        word.lower() for doc in _pretraining_documents() for s in doc for word in _sentence_words(s)
+    )
+
+
+@functools.cache
+def _pretraining_documents():
+    """The pretraining corpus: every document less the held-out ("validation") sentences."""
+    # Compared lower-cased: to an uncased model "`True`" and "`true`" are one sentence.
+    held_out = {s.lower() for s in _labelled_sentences()["validation"][0]}
+    documents = []
+    for _, sentences in _documents():
+        kept = tuple(s for s in sentences if s.lower() not in held_out)
+        if kept:
+            documents.append(kept)
+    return tuple(documents)
+
+
 @functools.cache
 def _documents():
-    """All documents as a tuple of (topic, tuple of sentences)."""
+    """All documents as a tuple of (topic, tuple of sentences); the topic of
+    `PRETRAINING_ONLY_MODULES`' documents is None."""
+    module_groups = [(topic, TOPIC_MODULES[topic]) for topic in LABEL_NAMES]
+    module_groups.append((None, PRETRAINING_ONLY_MODULES))
     documents = []
     seen = set()  # A class re-exported by two modules becomes one document.
-    for topic in LABEL_NAMES:
-        for module_name in TOPIC_MODULES[topic]:
+    for topic, module_names in module_groups:
+        for module_name in module_names:
             module = importlib.import_module(module_name)
             for owner, docstrings in _module_docstrings(module):
                 if id(owner) in seen:
@@ -193,7 +290,7 @@ def _labelled_sentences():
     topics_of = {}
     for topic, sentences in _documents():
         for sentence in sentences:
-            if _is_prose(sentence):
+            if topic is not None and _is_prose(sentence):
                 topics_of.setdefault(sentence, set()).add(topic)
     # A sentence seen under two topics ("Return the value.") has no true label.
     by_topic = {topic: [] for topic in LABEL_NAMES}

@@ -141,6 +141,20 @@ def test_fill_mask_json_from_export_and_model_dir(dirs, capsys):
         assert a["score"] == pytest.approx(b["score"], abs=1e-5)
 
 
+def test_fill_mask_scores_the_embedded_held_out_sentences(dirs, capsys):
+    results = json_output(capsys, "fill-mask", "--model", dirs["pretrainer"], "--embedded-held-out")
+    assert len(results) == 20
+    for result in results:
+        tokens = [c["token"] for c in result["masks"][0]["candidates"]] if result["masks"] else []
+        assert result["word_in_top_k"] == (result["word"] in tokens)
+    assert main("fill-mask", "--model", dirs["pretrainer"], "--embedded-held-out") == 0
+    hits = sum(result["word_in_top_k"] for result in results)
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"held-out fill-mask: the masked word is in the top 5 for {hits} of 20 sentences"
+    assert main("fill-mask", "--model", dirs["pretrainer"], "--embedded-held-out", "a [MASK]") == 2
+    assert "drop the TEXT arguments" in capsys.readouterr().err
+
+
 def test_fill_mask_user_errors(dirs, capsys):
     assert main("fill-mask", "--saved-model", dirs["mlm_export"], "--top-k", 4, "a [MASK]") == 2
     assert "returns 1 to 3 tokens per mask" in capsys.readouterr().err

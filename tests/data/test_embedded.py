@@ -14,6 +14,7 @@ from keras_bert_impl.data import embedded
 from keras_bert_impl.data.embedded import (
     LABEL_NAMES,
     embedded_classification,
+    embedded_fill_mask_examples,
     embedded_pretraining_documents,
     embedded_texts,
 )
@@ -91,3 +92,41 @@ def test_element_specs_match_the_source_functions():
         "label": tf.TensorSpec([], tf.int32),
     }
     assert embedded.SPLITS == ("train", "validation")
+
+
+def test_held_out_sentences_are_not_in_the_pretraining_corpus():
+    validation_texts, _, _ = classification("validation")
+    pretraining = set(embedded_texts())
+    assert not pretraining & set(validation_texts)
+    unmasked = [text.replace("[MASK]", word) for text, word in embedded_fill_mask_examples()]
+    # Masking keeps the sentence's case except the masked word's, which is lower-cased.
+    validation_lower = {text.lower() for text in validation_texts}
+    assert all(text.lower() in validation_lower for text in unmasked)
+    assert not {text.lower() for text in pretraining} & {text.lower() for text in unmasked}
+
+
+def test_fill_mask_masks_the_most_frequent_content_word_of_evenly_spread_sentences():
+    examples = embedded_fill_mask_examples()
+    assert len(examples) == 20 and len({text for text, _ in examples}) == 20
+    counts = embedded._corpus_word_counts()
+    validation_texts, _, _ = classification("validation")
+    positions = []
+    for text, word in examples:
+        assert text.count("[MASK]") == 1
+        words = text.split()
+        assert not words[0].startswith("[MASK]")  # never the first word
+        assert word.isalpha() and len(word) >= 4 and word == word.lower()
+        assert word not in embedded._FUNCTION_WORDS
+        others = [w.strip(".,;:!?()\"'`").lower() for w in words[1:] if "[MASK]" not in w]
+        assert all(counts[word] >= counts[other] for other in others if embedded._is_content_word(other))
+        positions.append(validation_texts.index(text.replace("[MASK]", _original_case(text, word, validation_texts))))
+    # Spread over the whole validation split, not its first sentences.
+    assert positions == sorted(positions) and positions[-1] > 0.9 * len(validation_texts)
+
+
+def _original_case(masked_text, word, texts):
+    """The masked word as the validation sentence writes it."""
+    before, after = masked_text.split("[MASK]")
+    (original,) = {t[len(before):len(t) - len(after)] for t in texts if t.startswith(before) and t.endswith(after)}
+    assert original.lower() == word
+    return original

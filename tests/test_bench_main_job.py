@@ -1,0 +1,24 @@
+"""The main job's benchmark: its naive Bayes baseline, the figure the main job must beat."""
+
+import importlib.util
+import os
+
+_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "bench_main_job.py")
+_spec = importlib.util.spec_from_file_location("bench_main_job", _SCRIPT)
+bench_main_job = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_main_job)
+
+
+def test_naive_bayes_follows_word_counts_and_priors():
+    texts = ["open the file", "read the file", "send the packet", "close the socket"]
+    predict = bench_main_job.naive_bayes(texts, [0, 0, 1, 1], num_labels=2)
+    assert predict("write a FILE") == 0
+    assert predict("a socket packet") == 1
+    # No known word: the prior decides, and the larger class wins.
+    predict = bench_main_job.naive_bayes(texts, [0, 0, 0, 1], num_labels=2)
+    assert predict("nothing known here") == 0
+
+
+def test_naive_bayes_baseline_on_the_embedded_split():
+    # The figure README "The main job" quotes and the main job's classifier beats.
+    assert bench_main_job.naive_bayes_accuracy() == 0.8175
