@@ -134,6 +134,8 @@ def finetune(args):
     """Runs a fine-tuning job; returns `(metrics, output_dir)`."""
     common.check_positive(args, "epochs", "learning_rate")
     task = tasks.resolve(args.task, args.train)
+    if hasattr(task, "check_arguments"):  # before a large checkpoint is loaded
+        task.check_arguments(args)
     strategy = common.set_up_run(args)
     output_dir = common.output_dir_for(args)
     with strategy.scope():

@@ -24,6 +24,8 @@ print_metrics(metrics)     the human summary after finetune / evaluate
 Optional, for a task with settings beyond the model (window strides...):
 
 ```
+check_arguments(args)      `finetune`: rejects bad task flags before any
+                           checkpoint or data is read
 model_files(metrics, args) -> {file name: JSON} finetune saves in the model
 use_saved_settings(args, model_dir, model)
                            `evaluate`: sets the task flags not given to the

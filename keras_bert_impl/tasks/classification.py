@@ -103,6 +103,11 @@ def window_settings(args):
     return stride, max_windows
 
 
+def check_arguments(args):
+    """`finetune`: bad window flags fail before the checkpoint loads."""
+    window_settings(args)
+
+
 def load_data(args, tokenizer, source, label_names, split, training):
     """`(x, label)` batches; for training shuffled and, with --pack, packed rows
     (with --stride: windows, never packed)."""
