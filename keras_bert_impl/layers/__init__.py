@@ -1,6 +1,7 @@
 """Keras layers of BERT; each is serialisable and knows nothing of files or text."""
 
 from keras_bert_impl.layers.attention import BertSelfAttention
+from keras_bert_impl.layers.dense import FusableDense
 from keras_bert_impl.layers.embeddings import BertEmbeddings
 from keras_bert_impl.layers.encoder import BertEncoderBlock
 from keras_bert_impl.layers.heads import BertPooler, ClassificationHead, MaskedLMHead

@@ -13,9 +13,9 @@ from keras_bert_impl.layers import (
     BertPooler,
     BertSelfAttention,
     ClassificationHead,
+    FusableDense,
     MaskedLMHead,
 )
-from keras_bert_impl.layers.dense import FusableDense
 
 
 def _round_trip(layer, *inputs):
