@@ -16,5 +16,15 @@ DEFAULT_SEQ_LEN = 128
 DEFAULT_MAX_MASKS = 8
 DEFAULT_TOP_K = 5
 
+# Long-text classification: how window logits pool into a text's, and the
+# windows kept per text by default (`layers.windows`, `tasks.classification`).
+WINDOW_POOLINGS = ("mean", "max")
+DEFAULT_MAX_WINDOWS = 4
+
+# SQuAD's windowing and decoding defaults (`tasks.qa_features.SpanSettings`).
+QA_SPAN_DEFAULTS = {
+    "seq_len": 384, "doc_stride": 128, "max_query_length": 64, "max_answer_length": 30, "n_best": 20,
+}
+
 # Integration points of `explain` (predict --explain-steps).
 DEFAULT_EXPLAIN_STEPS = 50

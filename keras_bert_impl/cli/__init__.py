@@ -11,12 +11,13 @@ and registers only the subcommand that `argv` names, and lists the others
 with the first line of their module docstring ("`train_tf.py NAME`: what it
 does"), read from the source without importing them. So the one-line
 docstring is the command's summary in `--help`, and `COMMAND --help` costs
-what that module's imports cost: import TensorFlow-side modules inside the
-functions that run the command where you can, so its flags build fast too
-(`export` does; the others still import TensorFlow at their top, e.g. for
-the task modules' flags). `keras_bert_impl.choices` holds the choices and
-defaults flags offer without importing anything. `tests/cli/test_startup.py`
-holds `train_tf.py --help` and `export --help` to this.
+what that module's imports cost: every subcommand imports its
+TensorFlow-side modules inside the functions that run the command, so its
+flags build at once too. `keras_bert_impl.choices` holds the choices and
+defaults flags offer without importing anything, and
+`keras_bert_impl.tasks.arguments` the task flags of finetune and evaluate.
+`tests/cli/test_startup.py` holds `train_tf.py --help` and every
+`COMMAND --help` to this.
 
 `run_guarded` turns the errors a user can cause (bad files, bad values) into
 one clear line and exit status 2, instead of a traceback from deep inside
@@ -63,9 +64,8 @@ def build_parser(default_command_help, argv=None):
         default_command_help: what running without a command does.
         argv: the command line about to be parsed: only the subcommand it
             names gets its full parser (the others a one-line stub for
-            `--help`), so a command whose flags need TensorFlow (finetune's
-            and evaluate's come from the task modules) costs nothing to the
-            others. None: every subcommand in full (the main job, tests).
+            `--help`), so no other subcommand module is even read. None:
+            every subcommand in full (the main job, tests).
     """
     parser = argparse.ArgumentParser(
         prog="train_tf.py",

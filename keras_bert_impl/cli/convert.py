@@ -8,38 +8,15 @@
 `--to keras` writes a model directory (config.json, vocab.txt,
 tokenizer_config.json, model.keras, model.weights.h5) that `finetune --init`,
 `fill-mask`, `export`, ... take as it is. Nothing is downloaded: SRC is
-always a local folder.
+always a local folder. TensorFlow-side modules are imported in the functions
+that run the command, so that `convert --help` answers at once.
 """
 
 import json
 import os
 import warnings
 
-from keras_bert_impl.convert.google import (
-    VOCAB_FILE as GOOGLE_VOCAB_FILE,
-    find_checkpoint,
-    infer_lowercase,
-    load_google_checkpoint,
-    save_google_checkpoint,
-)
-from keras_bert_impl.convert.huggingface import (
-    load_huggingface,
-    load_huggingface_pretrainer,
-    read_huggingface_tensors,
-    save_huggingface,
-)
-from keras_bert_impl.convert.keras_hub import load_keras_hub_preset, save_keras_hub_preset
-from keras_bert_impl.convert.task_heads import (
-    has_google_task_head,
-    huggingface_label_names,
-    load_google_task,
-    load_huggingface_task,
-    save_huggingface_task,
-)
 from keras_bert_impl.io_utils import atomic_path, write_text_atomically
-from keras_bert_impl.model_dir import MLM_HEAD, load_model_dir, read_lowercase, save_model_dir
-from keras_bert_impl.models import BertBackbone, BertPretrainer
-from keras_bert_impl.text import Tokenizer
 
 SOURCES = ("hf", "google", "keras_hub", "keras")
 TARGETS = ("keras", "hf", "google", "keras_hub")
@@ -145,6 +122,26 @@ def _read_source(source_format, src):
     Released checkpoints trained every position (BERT's last pretraining
     phase runs at 512), so their length is `max_position_embeddings`.
     """
+    from keras_bert_impl.convert.google import (
+        VOCAB_FILE as GOOGLE_VOCAB_FILE,
+        find_checkpoint,
+        infer_lowercase,
+        load_google_checkpoint,
+    )
+    from keras_bert_impl.convert.huggingface import (
+        load_huggingface,
+        load_huggingface_pretrainer,
+        read_huggingface_tensors,
+    )
+    from keras_bert_impl.convert.keras_hub import load_keras_hub_preset
+    from keras_bert_impl.convert.task_heads import (
+        has_google_task_head,
+        huggingface_label_names,
+        load_google_task,
+        load_huggingface_task,
+    )
+    from keras_bert_impl.model_dir import load_model_dir, read_lowercase
+
     if source_format == "keras":
         loaded = load_model_dir(src, compile=False)
         return loaded.model, loaded.vocab_file, loaded.lowercase, loaded.seq_len, loaded.label_names
@@ -180,6 +177,8 @@ def _file_or_none(folder, name):
 
 
 def _check_vocab(vocab_file, model):
+    from keras_bert_impl.text import Tokenizer
+
     tokenizer = Tokenizer(vocab_file)  # ValueError/FileNotFoundError naming the file
     vocab_size = getattr(model, "backbone", model).config.vocab_size
     if tokenizer.vocab_size > vocab_size:
@@ -195,6 +194,13 @@ def _write_target(target_format, model, dst, vocab_file, lowercase, seq_len, src
     The class is the one a reader of DST gets: the model directory's Keras
     class, or the `architectures` entry of a Hugging Face config.json.
     """
+    from keras_bert_impl.convert.google import save_google_checkpoint
+    from keras_bert_impl.convert.huggingface import save_huggingface
+    from keras_bert_impl.convert.keras_hub import save_keras_hub_preset
+    from keras_bert_impl.convert.task_heads import save_huggingface_task
+    from keras_bert_impl.model_dir import MLM_HEAD, save_model_dir
+    from keras_bert_impl.models import BertBackbone, BertPretrainer
+
     if target_format == "keras":
         if vocab_file is None:
             raise ValueError(

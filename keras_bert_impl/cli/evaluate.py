@@ -4,8 +4,7 @@ import os
 
 from keras_bert_impl import tasks
 from keras_bert_impl.cli import common
-from keras_bert_impl.cli.finetune import add_task_arguments
-from keras_bert_impl.model_dir import load_model_dir
+from keras_bert_impl.tasks.arguments import add_task_arguments
 
 
 def register(subparsers):
@@ -30,6 +29,8 @@ def register(subparsers):
 
 
 def run(args):
+    from keras_bert_impl.model_dir import load_model_dir
+
     strategy = common.set_up_run(args)
     with strategy.scope():
         loaded = load_model_dir(args.model, compile=False)

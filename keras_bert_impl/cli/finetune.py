@@ -1,47 +1,17 @@
 """`train_tf.py finetune`: fine-tune a task model on labelled data through `model.fit`.
 
 The task (`keras_bert_impl.tasks`) supplies the data, the model and the metrics.
+TensorFlow-side modules are imported in the functions that run the command,
+so that `finetune --help` answers at once.
 """
 
 import os
 
-import keras
-
 from keras_bert_impl import tasks
+from keras_bert_impl.choices import OPTIMIZERS
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
-from keras_bert_impl.convert.huggingface import load_huggingface
-from keras_bert_impl.convert.task_heads import has_huggingface_task_head, load_huggingface_task
-from keras_bert_impl.data import sources
-from keras_bert_impl.data.packing import packing_efficiency
-from keras_bert_impl.model_dir import (
-    VOCAB_FILE,
-    is_model_dir,
-    load_model_dir,
-    read_lowercase,
-)
-from keras_bert_impl.models import bert_backbone
-from keras_bert_impl.text import Tokenizer
-from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
-from keras_bert_impl.training.strategy import shard_by_data
-
-
-def add_task_arguments(parser):
-    """--task and every task's data flags, shared with `evaluate`."""
-    parser.add_argument(
-        "--task", choices=tasks.names(),
-        help="what to fine-tune for (default: inferred from the data, e.g. .conll "
-        "files are token_classification; otherwise classification)",
-    )
-    parser.add_argument(
-        "--stride", type=int,
-        help="read texts longer than --seq-len in overlapping windows whose starts are "
-        "this many tokens apart. token classification: finetune default half a window; "
-        "classification: finetune default off (texts are truncated), see --max-windows; "
-        "evaluate default: the stride the model was trained with",
-    )
-    for name in tasks.names():
-        tasks.get(name).add_arguments(parser)
+from keras_bert_impl.tasks.arguments import add_task_arguments
 
 
 def register(subparsers):
@@ -83,6 +53,14 @@ def run(args):
 
 def load_initial_backbone(init, preset, vocab, lowercase):
     """Returns `(backbone, vocab_file, lowercase)` for `--init`; call in scope."""
+    import keras
+
+    from keras_bert_impl.convert.huggingface import load_huggingface
+    from keras_bert_impl.convert.task_heads import has_huggingface_task_head, load_huggingface_task
+    from keras_bert_impl.model_dir import VOCAB_FILE, is_model_dir, load_model_dir, read_lowercase
+    from keras_bert_impl.models import bert_backbone
+    from keras_bert_impl.text import Tokenizer
+
     if init is None:
         if not vocab:
             raise ValueError("finetune without --init needs --vocab (a vocab.txt).")
@@ -118,6 +96,8 @@ def load_initial_backbone(init, preset, vocab, lowercase):
 
 
 def _eval_source(args):
+    from keras_bert_impl.data import sources
+
     if args.eval:
         return args.eval, "train"
     if args.train == sources.EMBEDDED_SOURCE or args.train.startswith(sources.TFDS_PREFIX):
@@ -132,6 +112,11 @@ def _task_files(task, metrics, args):
 
 def finetune(args):
     """Runs a fine-tuning job; returns `(metrics, output_dir)`."""
+    from keras_bert_impl.data.packing import packing_efficiency
+    from keras_bert_impl.text import Tokenizer
+    from keras_bert_impl.training.optimization import create_optimizer
+    from keras_bert_impl.training.strategy import shard_by_data
+
     common.check_positive(args, "epochs", "learning_rate")
     task = tasks.resolve(args.task, args.train)
     if hasattr(task, "check_arguments"):  # before a large checkpoint is loaded

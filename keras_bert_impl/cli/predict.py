@@ -1,13 +1,15 @@
-"""`train_tf.py predict`: classify texts (or embed them) with an export or a model directory."""
+"""`train_tf.py predict`: classify texts (or embed them) with an export or a model directory.
+
+TensorFlow-side modules are imported in the functions that run the command,
+so that `predict --help` (and `fill-mask --help`, which shares its flags)
+answers at once.
+"""
 
 import json
 import os
 import sys
 
 from keras_bert_impl.cli.explain_options import add_explain_arguments, run_explain, wants_explanation
-from keras_bert_impl.serving.local import load_model_dir_signatures, load_saved_model_signatures
-from keras_bert_impl.serving.signatures import CLASSIFIER, QUESTION_ANSWERER, TOKEN_CLASSIFIER
-from keras_bert_impl.tasks import tagging
 
 
 def add_source_arguments(parser):
@@ -76,6 +78,8 @@ def register(subparsers):
 
 
 def load_signatures(args, **sizes):
+    from keras_bert_impl.serving.local import load_model_dir_signatures, load_saved_model_signatures
+
     check_source(args)
     if args.saved_model:
         return load_saved_model_signatures(args.saved_model)
@@ -83,6 +87,9 @@ def load_signatures(args, **sizes):
 
 
 def run(args):
+    from keras_bert_impl.serving.signatures import CLASSIFIER, QUESTION_ANSWERER, TOKEN_CLASSIFIER
+    from keras_bert_impl.tasks import tagging
+
     if args.question is not None or args.context_file is not None:
         return _answer(args)
     texts = read_texts(args)
@@ -138,6 +145,8 @@ def run(args):
 
 
 def _answer(args):
+    from keras_bert_impl.serving.signatures import QUESTION_ANSWERER
+
     if args.question is None or args.context_file is None:
         raise ValueError("question answering needs both --question and --context-file.")
     try:

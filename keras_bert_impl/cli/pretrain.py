@@ -1,4 +1,8 @@
-"""`train_tf.py pretrain`: masked-LM (+ NSP) pretraining through `model.fit`."""
+"""`train_tf.py pretrain`: masked-LM (+ NSP) pretraining through `model.fit`.
+
+TensorFlow-side modules are imported in the functions that run the command,
+so that `pretrain --help` answers at once.
+"""
 
 import argparse
 import functools
@@ -8,17 +12,10 @@ import shutil
 import tempfile
 import warnings
 
+from keras_bert_impl.choices import OPTIMIZERS
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
-from keras_bert_impl.data import pipelines, shards, sources
-from keras_bert_impl.data.packing import packing_efficiency
 from keras_bert_impl.io_utils import atomic_path
-from keras_bert_impl.model_dir import VOCAB_FILE
-from keras_bert_impl.models import BertPretrainer, bert_backbone
-from keras_bert_impl.text import Tokenizer, learn_vocab
-from keras_bert_impl.training.callbacks import backup_batches
-from keras_bert_impl.training.optimization import OPTIMIZERS, create_optimizer
-from keras_bert_impl.training.strategy import shard_by_data
 
 
 def register(subparsers):
@@ -100,6 +97,8 @@ def run(args):
 
 def pretrain(args):
     """Runs a pretraining job; returns `(history, output_dir)`."""
+    from keras_bert_impl.training.callbacks import backup_batches
+
     _check_arguments(args)
     strategy = common.set_up_run(args)
     output_dir = common.output_dir_for(args)
@@ -135,6 +134,9 @@ def pretrain(args):
 
 def _pretraining_data(args, strategy, output_dir):
     """`(data, vocab_file)`: prepared shards (`--data`) or a corpus, learning its vocab if needed."""
+    from keras_bert_impl.data import sources
+    from keras_bert_impl.text import Tokenizer
+
     if args.data:
         data = _ShardData(args, strategy)
         return data, data.vocab_file
@@ -162,6 +164,8 @@ def _print_plan(args, data, config, strategy, steps_per_epoch, epochs):
 
 
 def _check_arguments(args):
+    from keras_bert_impl.data import sources
+
     common.check_positive(args, "steps", "epochs", "checkpoint_every", "max_predictions", "vocab_size")
     if args.steps is None and args.epochs is None:
         args.steps = 1000
@@ -185,6 +189,8 @@ class _CorpusData:
     function of the corpus, opened at any batch."""
 
     def __init__(self, documents, tokenizer, args):
+        from keras_bert_impl.data import pipelines
+
         self.tokenizer = tokenizer
         self._build = functools.partial(
             pipelines.pretraining_dataset,
@@ -203,6 +209,8 @@ class _CorpusData:
 
     def describe_rows(self, seq_len):
         """How much of each row is text, measured on the first batches."""
+        from keras_bert_impl.data.packing import packing_efficiency
+
         efficiency, _ = packing_efficiency(self._build(epochs=1), max_batches=20)
         layout = "packed" if self._pack else "one example each"
         return f"rows of {seq_len} tokens ({layout}): {efficiency:.0%} of the tokens are real text"
@@ -230,6 +238,8 @@ class _CorpusData:
         rows of each global batch: together they train on what one process
         would.
         """
+        from keras_bert_impl.training.strategy import shard_by_data
+
         return shard_by_data(self._build(epochs=None, start_batch=start_batch))
 
 
@@ -242,6 +252,10 @@ class _ShardData:
     """
 
     def __init__(self, args, strategy):
+        from keras_bert_impl.data import shards
+        from keras_bert_impl.model_dir import VOCAB_FILE
+        from keras_bert_impl.text import Tokenizer
+
         self.metadata = shards.load_shards_metadata(args.data)
         for flag, name in (("--seq-len", "seq_len"), ("--nsp", "nsp")):
             if getattr(args, name) != self.metadata[name]:
@@ -271,6 +285,8 @@ class _ShardData:
         return f"rows of {seq_len} tokens, one prepared example each"
 
     def stream(self, start_batch):
+        from keras_bert_impl.data import pipelines, shards
+
         args = self._args
 
         def pipeline(input_context):
@@ -310,6 +326,9 @@ def _schedule(args, data):
 
 
 def _compiled_pretrainer(config, args, strategy, total_steps):
+    from keras_bert_impl.models import BertPretrainer, bert_backbone
+    from keras_bert_impl.training.optimization import create_optimizer
+
     with strategy.scope():
         pretrainer = BertPretrainer(bert_backbone(config), nsp=args.nsp)
         pretrainer.compile(
@@ -332,6 +351,9 @@ def _learn_vocab(documents, args, output_dir):
     `--output` does not exist until training starts (`_keep_vocab` moves the
     learned file there then), so a run that fails before leaves nothing.
     """
+    from keras_bert_impl.model_dir import VOCAB_FILE
+    from keras_bert_impl.text import learn_vocab
+
     vocab_file = os.path.join(output_dir, VOCAB_FILE)
     if os.path.exists(vocab_file):
         # A resumed run must keep the vocabulary its backup was trained with.
@@ -350,6 +372,8 @@ def _learn_vocab(documents, args, output_dir):
 
 def _keep_vocab(vocab_file, output_dir):
     """Moves a learned vocabulary into `--output`; returns its path there."""
+    from keras_bert_impl.model_dir import VOCAB_FILE
+
     kept = os.path.join(output_dir, VOCAB_FILE)
     if vocab_file == kept:  # a resumed run's
         return kept

@@ -22,7 +22,7 @@ Example:
 import keras
 from keras import ops
 
-WINDOW_POOLINGS = ("mean", "max")
+from keras_bert_impl.choices import WINDOW_POOLINGS
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")

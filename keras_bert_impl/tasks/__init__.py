@@ -9,8 +9,9 @@ NAME                       the --task value, e.g. "token_classification"
 MODEL                      the Keras model class (BertClassifier, ...)
 claims_data(source)        True if a data source is clearly this task's
                            (".conll" files: tagging; SQuAD .json: QA)
-add_arguments(parser)      the task's data and model flags, on finetune and
-                           evaluate; names must not clash across tasks
+(flags)                    the task's data and model flags, on finetune and
+                           evaluate: a function in `tasks/arguments.py`,
+                           which imports no TensorFlow, so --help is instant
 load_data(args, tokenizer, source, label_names, split, training)
                            -> TaskData: batches for fit/predict, label
                            names (collected from the data when None), and

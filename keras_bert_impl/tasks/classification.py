@@ -20,15 +20,15 @@ Example:
 TensorShape([1, 2])
 """
 
-import argparse
 import json
 import os
 
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_impl.choices import DEFAULT_MAX_WINDOWS
 from keras_bert_impl.data import pipelines, sources
-from keras_bert_impl.layers import WINDOW_POOLINGS, WindowPooling
+from keras_bert_impl.layers import WindowPooling
 from keras_bert_impl.models import BertClassifier
 from keras_bert_impl.tasks import TaskData
 from keras_bert_impl.tasks.precision_recall import precision_recall_f1
@@ -40,41 +40,11 @@ NAME = "classification"
 MODEL = BertClassifier
 # The window settings used in training (absent: texts are truncated).
 SETTINGS_FILE = "classification.json"
-DEFAULT_MAX_WINDOWS = 4
 
 
 def claims_data(source):
     """The default task: it claims nothing, and takes what no other task claims."""
     return False
-
-
-def add_arguments(parser):
-    parser.add_argument("--text-column", default="text", help="column/key/feature of the text (default text)")
-    parser.add_argument(
-        "--text-b-column", help="column of the second text, for sentence-pair tasks"
-    )
-    parser.add_argument("--label-column", default="label", help="column of the label (default label)")
-    parser.add_argument(
-        "--pack", action=argparse.BooleanOptionalAction, default=True,
-        help="classification: train on rows that pack several short examples each, so "
-        "little compute goes to padding (default on; static shapes, fine on TPU)",
-    )
-    parser.add_argument(
-        "--bucket-by-length", action=argparse.BooleanOptionalAction, default=True,
-        help="classification: pad each evaluation batch (and training batch with --no-pack) "
-        "only to its power-of-two length bucket, or with --stride to its most windows "
-        "(default on; turn off on TPU, which wants one shape)",
-    )
-    parser.add_argument(
-        "--max-windows", type=int,
-        help=f"classification with --stride: windows kept per text, the rest is cut; each "
-        f"text costs this many model rows in training (default {DEFAULT_MAX_WINDOWS})",
-    )
-    parser.add_argument(
-        "--window-pooling", choices=WINDOW_POOLINGS,
-        help="classification with --stride: a text's logits are the mean (default) or the "
-        "max of its windows' logits",
-    )
 
 
 def window_settings(args):

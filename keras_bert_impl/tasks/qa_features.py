@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from keras_bert_impl.choices import QA_SPAN_DEFAULTS
 from keras_bert_impl.text.offsets import tokenize_with_offsets
 from keras_bert_impl.text.packing import SegmentPacker
 from keras_bert_impl.text.windows import make_windows
@@ -47,11 +48,11 @@ NO_SPAN_SCORE = -1e9
 class SpanSettings:
     """The windowing and decoding settings, SQuAD's defaults."""
 
-    seq_len: int = 384
-    doc_stride: int = 128
-    max_query_length: int = 64
-    max_answer_length: int = 30
-    n_best: int = 20
+    seq_len: int = QA_SPAN_DEFAULTS["seq_len"]
+    doc_stride: int = QA_SPAN_DEFAULTS["doc_stride"]
+    max_query_length: int = QA_SPAN_DEFAULTS["max_query_length"]
+    max_answer_length: int = QA_SPAN_DEFAULTS["max_answer_length"]
+    n_best: int = QA_SPAN_DEFAULTS["n_best"]
 
     def __post_init__(self):
         if self.seq_len < self.max_query_length + 4:

@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras_bert_impl.data import squad
 from keras_bert_impl.models import BertQuestionAnswerer
 from keras_bert_impl.tasks import TaskData
+from keras_bert_impl.tasks.arguments import QA_SETTING_FLAGS
 from keras_bert_impl.tasks.qa_features import (
     SpanSettings,
     answer_token_positions,
@@ -46,29 +47,9 @@ def claims_data(source):
     return squad.is_squad_json(source)
 
 
-# The SpanSettings fields the command line sets, as --flag-names.
-_SETTING_FLAGS = {
-    "doc_stride": "tokens between window starts",
-    "max_query_length": "question tokens kept",
-    "max_answer_length": "longest answer in tokens",
-    "n_best": "start/end candidates per window",
-}
-
-
-def add_arguments(parser):
-    # No argparse defaults: evaluate tells a flag given from one left out,
-    # which takes the model's stored setting instead.
-    for name, what in _SETTING_FLAGS.items():
-        parser.add_argument(
-            "--" + name.replace("_", "-"), type=int,
-            help=f"QA: {what} (finetune default {getattr(SpanSettings, name)}; evaluate "
-            f"default: the model's, from {SETTINGS_FILE})",
-        )
-
-
 def settings_from_args(args):
     """SpanSettings of the flags given; SQuAD's defaults for the others."""
-    given = {name: getattr(args, name) for name in _SETTING_FLAGS if getattr(args, name) is not None}
+    given = {name: getattr(args, name) for name in QA_SETTING_FLAGS if getattr(args, name) is not None}
     return SpanSettings(seq_len=args.seq_len, **given)
 
 
@@ -185,7 +166,7 @@ def evaluate(model, data, null_threshold=None):
 def use_saved_settings(args, model_dir, model):
     """`evaluate`: the window settings not given as flags are the model's."""
     saved = read_settings(model_dir, args.seq_len)[0]
-    for name in _SETTING_FLAGS:
+    for name in QA_SETTING_FLAGS:
         if getattr(args, name) is None:
             setattr(args, name, getattr(saved, name))
 

@@ -54,19 +54,6 @@ def claims_data(source):
     )
 
 
-def add_arguments(parser):
-    parser.add_argument(
-        "--label-all-pieces", action="store_true",
-        help="token classification: train on every piece of a word (I- tags for "
-        "later pieces), not only the first",
-    )
-    parser.add_argument("--tokens-column", default="tokens", help="token classification: JSONL key/tfds feature of the tokens")
-    parser.add_argument(
-        "--tags-column",
-        help="token classification: JSONL key/tfds feature of the tags (default tags; tfds: ner if present)",
-    )
-
-
 # Features.
 
 

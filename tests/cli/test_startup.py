@@ -24,7 +24,9 @@ def _python(code, **env):
     )
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["export", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"]] + [[name.replace("_", "-"), "--help"] for name in SUBCOMMANDS], ids=" ".join
+)
 def test_help_answers_without_tensorflow(argv):
     result = _python(
         "import sys\n"
@@ -45,7 +47,7 @@ def test_help_lists_every_subcommand_and_the_verbose_switch():
     for name in SUBCOMMANDS:
         assert name.replace("_", "-") in result.stdout
     assert "--verbose" in result.stdout and "KERAS_BERT_VERBOSE" in result.stdout
-    finetune = run_cli("finetune", "--help")  # its task flags import TensorFlow: still quiet
+    finetune = run_cli("finetune", "--help")
     assert finetune.returncode == 0 and "--verbose" in finetune.stdout
     bad = run_cli("finetune", "--output", "x", "--bogus")  # stderr after the start-up is kept
     assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
