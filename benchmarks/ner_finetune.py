@@ -17,18 +17,14 @@ classifier, so this figure has no keras-hub ratio.
 """
 
 import argparse
-import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from minilm import extract_checkpoint  # noqa: E402
+from minilm import extract_checkpoint, timed_finetune  # noqa: E402
 
 PEOPLE = ["anna berg", "tom white", "maria lopez", "ken sato", "olga ivanova", "peter novak",
           "lena fischer", "omar haddad", "julia rossi", "sam carter", "nina holm", "raj patel"]
@@ -83,21 +79,10 @@ def main():
     elif not (args.train and args.eval):
         parser.error("give --train and --eval CoNLL files, or --synthetic N")
     checkpoint = extract_checkpoint(os.path.join(work, "all-MiniLM-L6-v2"))
-    output = os.path.join(work, "tagger")
-    command = [
-        sys.executable, os.path.join(REPO, "train_tf.py"), "finetune", "--task", "token_classification",
-        "--init", checkpoint, "--train", args.train, "--eval", args.eval, "--output", output,
+    metrics = timed_finetune(checkpoint, os.path.join(work, "tagger"), [
+        "--task", "token_classification", "--train", args.train, "--eval", args.eval,
         "--seq-len", str(args.seq_len), "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-    ]
-    load_before = os.getloadavg()
-    start = time.perf_counter()
-    subprocess.run(command, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    seconds = time.perf_counter() - start
-    with open(os.path.join(output, "metrics.json")) as f:
-        metrics = json.load(f)
-    print(f"command: {' '.join(command[1:])}")
-    print(f"wall time {seconds:.0f} s on {os.cpu_count()} CPUs (load average {load_before[0]:.1f} "
-          f"before, {os.getloadavg()[0]:.1f} after)")
+    ])
     print(f"entity F1 {metrics['entity_f1']:.4f}  precision {metrics['entity_precision']:.4f}  "
           f"recall {metrics['entity_recall']:.4f}  token accuracy {metrics['token_accuracy']:.4f}  "
           f"({metrics['sentences']} eval sentences)")

@@ -30,17 +30,14 @@ import inspect
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
-import time
 import warnings
 import zlib
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from minilm import extract_checkpoint  # noqa: E402
+from minilm import REPO, extract_checkpoint, timed_finetune  # noqa: E402
 
 QUESTION_TEMPLATES = ("What does {} do?", "What is {} for?", "What is the purpose of {}?")
 ENTRIES_PER_PAGE = (16, 40)
@@ -171,23 +168,12 @@ def main():
     checkpoint = extract_checkpoint(os.path.join(work, "all-MiniLM-L6-v2"))
     share = long_context_share(args.train, os.path.join(checkpoint, "vocab.txt"), args.seq_len)
     print(f"{share:.0%} of the training questions have a context longer than {args.seq_len} word pieces")
-    output = os.path.join(work, "answerer")
-    command = [
-        sys.executable, os.path.join(REPO, "train_tf.py"), "finetune", "--init", checkpoint,
-        "--train", args.train, "--eval", args.eval, "--output", output,
+    metrics = timed_finetune(checkpoint, os.path.join(work, "answerer"), [
+        "--train", args.train, "--eval", args.eval,
         "--seq-len", str(args.seq_len), "--doc-stride", str(args.doc_stride),
         "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
         "--learning-rate", str(args.learning_rate), "--precision", args.precision,
-    ]
-    load_before = os.getloadavg()
-    start = time.perf_counter()
-    subprocess.run(command, check=True)
-    seconds = time.perf_counter() - start
-    with open(os.path.join(output, "metrics.json")) as f:
-        metrics = json.load(f)
-    print(f"command: {' '.join(command[1:])}")
-    print(f"wall time {seconds:.0f} s on {os.cpu_count()} CPUs (load average {load_before[0]:.1f} "
-          f"before, {os.getloadavg()[0]:.1f} after)")
+    ])
     print(f"exact match {metrics['exact_match']:.4f}  F1 {metrics['f1']:.4f}")
 
 
