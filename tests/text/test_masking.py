@@ -149,7 +149,7 @@ def test_nsp_pairs_half_random_from_another_document():
             assert a_docs == {d}
             assert len(a) + len(b) <= 29  # truncate_pair trims the overflow
             if label == IS_NEXT:
-                assert b_docs == {d} and b[0] % 100 > a[-1] % 100  # B follows A
+                assert b_docs == {d} and b[0] % 100 == a[-1] % 100 + 1  # B is the next sentence
             else:
                 assert b_docs == {(d + 1) % len(documents)}
     assert _within(np.sum(np.array(labels) == NOT_NEXT), 0.5, len(labels))
