@@ -20,5 +20,5 @@ def test_naive_bayes_follows_word_counts_and_priors():
 
 
 def test_naive_bayes_baseline_on_the_embedded_split():
-    # The figure README "The main job" quotes and the main job's classifier beats.
+    # The baseline README "The main job" quotes beside the main job's classifier (which does not beat it).
     assert bench_main_job.naive_bayes_accuracy() == 0.8175

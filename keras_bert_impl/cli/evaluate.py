@@ -14,8 +14,9 @@ def register(subparsers):
         description=(
             "The task's metrics (classification: accuracy, loss and per-class F1) of a "
             "fine-tuned model directory on a labelled file or tfds split; labels must "
-            "be among the model's labels. Task flags left out (token classification "
-            "--stride, QA --doc-stride and the other window settings) take the values "
+            "be among the model's labels. Task flags left out (classification --stride/"
+            "--max-windows, token classification --stride, QA --doc-stride and the other "
+            "window settings) take the values "
             "stored with the model, so it is scored as it was trained and is served."
         ),
     )

@@ -40,6 +40,13 @@ def test_pretraining_corpus_is_thousands_of_clean_sentences():
     assert [s.decode("utf-8") for doc in documents for s in doc] == texts
 
 
+def test_pretraining_corpus_size_is_what_readme_quotes():
+    # README "Embedded data" quotes these figures (Python 3.11 docstrings).
+    texts = embedded_texts()
+    words = sum(len(sentence.split()) for sentence in texts)
+    assert (len(list(embedded_pretraining_documents())), len(texts), round(words, -3)) == (481, 7963, 92000)
+
+
 def test_classification_is_balanced_and_split_without_overlap():
     train_texts, train_labels, names = classification("train")
     validation_texts, validation_labels, _ = classification("validation")
