@@ -59,6 +59,9 @@ class WindowPooling(keras.layers.Layer):
     """
 
     def __init__(self, pooling="mean", **kwargs):
+        # float32 under any global policy: logits leave the model in float32,
+        # and bfloat16 would round them (0.21104744 -> 0.2109375).
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if pooling not in WINDOW_POOLINGS:
             raise ValueError(f"pooling={pooling!r}; expected one of {WINDOW_POOLINGS}.")

@@ -42,6 +42,17 @@ def test_window_pooling_equals_a_numpy_reference(pooling):
     assert clone.pooling == pooling
 
 
+def test_window_pooling_keeps_float32_logits_under_mixed_precision():
+    window_logits = np.array([[[0.21104744, -1.3333333]]], "float32")
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        pooled = WindowPooling("mean")(window_logits, np.ones((1, 1), "int32"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert pooled.dtype == "float32"
+    np.testing.assert_array_equal(pooled, window_logits[:, 0])
+
+
 def test_window_rows_merge_texts_and_windows():
     windows = np.arange(2 * 3 * 4).reshape(2, 3, 4)
     np.testing.assert_array_equal(WindowRows()(windows), windows.reshape(6, 4))
