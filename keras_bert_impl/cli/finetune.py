@@ -114,6 +114,7 @@ def finetune(args):
     """Runs a fine-tuning job; returns `(metrics, output_dir)`."""
     from keras_bert_impl.data.packing import packing_efficiency
     from keras_bert_impl.text import Tokenizer
+    from keras_bert_impl.training.callbacks import backup_batches
     from keras_bert_impl.training.optimization import create_optimizer
     from keras_bert_impl.training.strategy import shard_by_data
 
@@ -130,11 +131,14 @@ def finetune(args):
     common.check_seq_len(args.seq_len, backbone.config)
     tokenizer = Tokenizer(vocab_file, lowercase=lowercase)
     train = task.load_data(args, tokenizer, args.train, None, "train", training=True)
-    train_data = shard_by_data(train.dataset)
     eval_source, eval_split = _eval_source(args)
     evaluation = task.load_data(args, tokenizer, eval_source, train.label_names, eval_split, training=False)
-    efficiency, steps_per_epoch = packing_efficiency(train_data)
+    efficiency, steps_per_epoch = packing_efficiency(train.dataset)
     print(f"training rows of {args.seq_len} tokens: {efficiency:.0%} of the tokens are real text")
+    # Under multi_worker the workers agree here on the backup they all have.
+    start_batch = backup_batches(
+        common.backup_dir_for(output_dir, strategy), steps_per_epoch, strategy
+    )
     with strategy.scope():
         model = task.build_model(backbone, train.label_names, args)
         model.compile(
@@ -148,14 +152,17 @@ def finetune(args):
     common.start_output(output_dir)
     history, backup_dir = common.fit_resumably(
         model,
-        train_data.repeat(),
+        # Every pass, from the first batch the backup has not trained on: a
+        # resumed run sees exactly the batches of the uninterrupted one.
+        shard_by_data(train.stream(start_batch)),
         args,
         strategy,
         output_dir,
+        restore_batches=start_batch,
         validation_data=evaluation.dataset,
         epochs=args.epochs,
         # Packed passes differ slightly in their number of rows; a fixed step
-        # count per epoch over the repeated data keeps Keras' epochs (and the
+        # count per epoch over the endless stream keeps Keras' epochs (and the
         # learning-rate schedule) exact.
         steps_per_epoch=steps_per_epoch,
     )

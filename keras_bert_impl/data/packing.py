@@ -38,8 +38,6 @@ def pack_examples(
     max_examples_per_row,
     window_size=1024,
     pad_id=0,
-    shuffle=False,
-    seed=None,
 ):
     """Packs unpadded examples into `seq_len` rows.
 
@@ -54,9 +52,6 @@ def pack_examples(
         window_size: examples considered together; larger packs tighter and
             holds more in memory.
         pad_id: token id of [PAD].
-        shuffle: shuffle the rows (first-fit decreasing emits a window's rows
-            longest examples first), each epoch anew.
-        seed: shuffle seed.
 
     Returns:
         `tf.data.Dataset` of unbatched `(x, targets, sample_weight)`: x =
@@ -80,13 +75,12 @@ def pack_examples(
         weights = placement.slots_of(tf.ones_like(lengths, tf.float32), 0.0)
         return tf.data.Dataset.from_tensor_slices((packed, packed_targets, weights))
 
-    rows = examples.ragged_batch(window_size).flat_map(pack_window)
-    if shuffle:
-        rows = rows.shuffle(window_size, seed=seed, reshuffle_each_iteration=True)
-    return rows
+    # First-fit decreasing emits a window's rows longest examples first:
+    # training shuffles them (`pipelines.training_passes`).
+    return examples.ragged_batch(window_size).flat_map(pack_window)
 
 
-def pack_padded_rows(rows, *, seq_len, max_examples_per_row, pad_id=0, shuffle=False, seed=None):
+def pack_padded_rows(rows, *, seq_len, max_examples_per_row, pad_id=0):
     """`pack_examples` for examples already padded to `seq_len` (SegmentPacker's output).
 
     Args:
@@ -104,8 +98,6 @@ def pack_padded_rows(rows, *, seq_len, max_examples_per_row, pad_id=0, shuffle=F
         seq_len=seq_len,
         max_examples_per_row=max_examples_per_row,
         pad_id=pad_id,
-        shuffle=shuffle,
-        seed=seed,
     )
 
 
@@ -183,23 +175,19 @@ class _Placement:
         return tf.reshape(flat, [self.num_rows, self.seq_len])
 
 
-def batch_rows(rows, examples_per_batch, drop_remainder=False, sample_rows=256):
-    """Batches packed rows so that a batch holds about `examples_per_batch` examples.
+def packed_rows_per_batch(rows, examples_per_batch, sample_rows=256):
+    """Rows per batch so that a batch holds about `examples_per_batch` examples.
 
     Keeps the optimiser's view of a step (its examples) what it was without
-    packing: the rows per batch are `examples_per_batch` divided by the mean
-    examples per row, measured on the first `sample_rows` rows.
-
-    Returns:
-        `(batches, rows_per_batch)`.
+    packing: `examples_per_batch` divided by the mean examples per row,
+    measured on the first `sample_rows` rows.
     """
     weights = rows.take(sample_rows).map(lambda x, targets, weights: weights)
     used, count = weights.reduce(
         (0.0, 0.0), lambda totals, w: (totals[0] + tf.reduce_sum(w), totals[1] + 1.0)
     )
     examples_per_row = float(used) / max(float(count), 1.0)
-    rows_per_batch = max(1, round(examples_per_batch / max(examples_per_row, 1.0)))
-    return rows.batch(rows_per_batch, drop_remainder=drop_remainder), rows_per_batch
+    return max(1, round(examples_per_batch / max(examples_per_row, 1.0)))
 
 
 def unpad(x):

@@ -18,7 +18,9 @@ workers the dataset is opened, and a resumed run that skips the batches it
 already trained on sees exactly what the uninterrupted run saw.
 
 `classification_dataset` tokenizes and packs labelled single texts or pairs,
-or reads long texts in overlapping windows.
+or reads long texts in overlapping windows. Every training stream here and in
+the tasks (tagging, question answering) is a `training_passes` stream:
+numbered passes, each shuffled by (seed, pass).
 
 Both give static [batch, seq_len] shapes unless length bucketing is asked for,
 and end in prefetch(AUTOTUNE).
@@ -39,7 +41,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
-from keras_bert_impl.data.packing import batch_rows, pack_padded_rows, unpad
+from keras_bert_impl.data.packing import pack_padded_rows, packed_rows_per_batch, unpad
 from keras_bert_impl.text.masking import MlmMasker, sample_pretraining_pairs
 from keras_bert_impl.text.packing import SegmentPacker
 from keras_bert_impl.text.windows import pack_windows
@@ -152,9 +154,8 @@ def masked_pretraining_batches(
         tokenizer, max_predictions=max_predictions, whole_word=whole_word_masking
     )
 
-    def one_pass(number):
-        shuffled = shuffle_pass(examples, seeds, number, shuffle_buffer) if shuffle else examples
-        rows = pack_pretraining_examples(shuffled, packer, nsp=nsp)
+    def one_pass(shuffle_this_pass):
+        rows = pack_pretraining_examples(shuffle_this_pass(examples), packer, nsp=nsp)
         if pack:
             rows = pack_padded_rows(
                 rows,
@@ -162,12 +163,14 @@ def masked_pretraining_batches(
                 max_examples_per_row=max_examples_per_row or max(1, seq_len // 16),
                 pad_id=tokenizer.pad_id,
             )
-            if shuffle:
-                # First-fit decreasing emits a window's rows longest examples first.
-                rows = shuffle_pass(rows, seeds, number, shuffle_buffer)
+            # First-fit decreasing emits a window's rows longest examples first.
+            rows = shuffle_this_pass(rows)
         return rows.batch(batch_size, drop_remainder=drop_remainder)
 
-    batches = _pass_numbers(epochs).flat_map(one_pass)
+    batches = training_passes(
+        one_pass, shuffle_seed=seeds.shuffle, shuffle=shuffle, epochs=epochs,
+        shuffle_buffer=shuffle_buffer,
+    )
     # Numbered before skipping: a batch's masks depend on its place in the stream.
     numbered = batches.enumerate().skip(start_batch)
     return mask_pretraining_batches(numbered, masker, seeds, nsp=nsp).prefetch(AUTOTUNE)
@@ -186,8 +189,7 @@ class PretrainingSeeds:
         self.segments, self.shuffle, self.masks = (
             int(value) for value in np.random.SeedSequence(seed).generate_state(3)
         )
-        # Dataset.shuffle reads a (0, op seed) pair as "no seed".
-        self.shuffle = self.shuffle % (2**31 - 1) + 1
+        self.shuffle = _graph_seed(self.shuffle)
 
 
 def check_pretraining_seq_len(seq_len, nsp):
@@ -243,17 +245,67 @@ def pretraining_examples(documents, tokenizer, *, seq_len, nsp, short_seq_prob, 
     return tf.data.Dataset.zip(tokenized, following).flat_map(make_examples)
 
 
-def shuffle_pass(examples, seeds, number, shuffle_buffer=10_000):
-    """Stage 2: pass `number` over `examples`, shuffled with (seeds.shuffle, number).
+def training_passes(batches_of_pass, *, shuffle_seed, shuffle=True, epochs=1, start_batch=0,
+                    shuffle_buffer=10_000):
+    """Passes 0, 1, ... of `batches_of_pass`, one after another, each shuffled by (seed, pass).
+
+    The shared frame of every training stream (pretraining, classification,
+    tagging, question answering): pass p's order is a function of
+    `shuffle_seed` and p only, never of how many times the dataset was opened
+    before, so a resumed run that skips the `start_batch` batches it already
+    trained on sees exactly what the uninterrupted run saw.
+
+    Args:
+        batches_of_pass: `shuffle_this_pass -> batches of one pass`, where
+            `shuffle_this_pass(dataset)` shuffles a dataset with this pass's
+            seed (the identity without `shuffle`); apply it to the examples
+            and to any later stage that reorders them (packed rows). Called
+            while tracing a dataset function.
+        shuffle_seed: `shuffle_key(seed)` (or `PretrainingSeeds.shuffle`).
+        shuffle: shuffle each pass; otherwise every pass has the input order.
+        epochs: number of passes; None: endless (for `fit` with `steps_per_epoch`).
+        start_batch: batches of the stream to skip, e.g. those a resumed run
+            already trained on.
+        shuffle_buffer: shuffle buffer size, in elements.
+
+    Returns:
+        `tf.data.Dataset` of the passes' batches.
+
+    Example:
+        >>> stream = training_passes(lambda shuffle: shuffle(examples).batch(32),
+        ...                          shuffle_seed=shuffle_key(0), epochs=None,
+        ...                          start_batch=steps_done)
+    """
+
+    def one_pass(number):
+        if not shuffle:
+            return batches_of_pass(lambda dataset: dataset)
+        return batches_of_pass(lambda dataset: shuffle_pass(dataset, shuffle_seed, number, shuffle_buffer))
+
+    return _pass_numbers(epochs).flat_map(one_pass).skip(start_batch)
+
+
+def shuffle_key(seed=None):
+    """The `shuffle_seed` of `training_passes` for a user seed (None: fresh randomness)."""
+    return _graph_seed(np.random.SeedSequence(seed).generate_state(1)[0])
+
+
+def _graph_seed(value):
+    # Dataset.shuffle reads a (0, op seed) pair as "no seed".
+    return int(value) % (2**31 - 1) + 1
+
+
+def shuffle_pass(examples, shuffle_seed, number, shuffle_buffer=10_000):
+    """Stage 2: pass `number` over `examples`, shuffled with (shuffle_seed, number).
 
     The order depends on the pass number only, not on how often the dataset
     was iterated before. Call it while tracing a dataset function (as
-    `masked_pretraining_batches` does): `number` is a tensor there.
+    `training_passes` does): `number` is a tensor there.
     """
     # Dataset.shuffle takes its seed pair from (graph seed, op seed); setting
     # the graph seed of the function being traced (not the process' global
-    # one) makes the pair exactly (seeds.shuffle, number).
-    tf.random.set_seed(seeds.shuffle)
+    # one) makes the pair exactly (shuffle_seed, number).
+    tf.random.set_seed(shuffle_seed)
     return examples.shuffle(shuffle_buffer, seed=number, reshuffle_each_iteration=False)
 
 
@@ -329,6 +381,8 @@ def classification_dataset(
     batch_size,
     shuffle=True,
     seed=None,
+    epochs=1,
+    start_batch=0,
     bucket_by_length=False,
     pack=False,
     max_examples_per_row=None,
@@ -346,8 +400,14 @@ def classification_dataset(
         seq_len: longest packed length; longer inputs are truncated (the
             longer segment first).
         batch_size: examples per batch.
-        shuffle: shuffle examples (each epoch anew).
-        seed: shuffle seed.
+        shuffle: shuffle examples, pass p with (seed, p) (`training_passes`):
+            the dataset gives the same batches each time it is iterated, so
+            train several epochs on one dataset of `epochs` passes (or None
+            with `fit(steps_per_epoch=...)`), not on one pass fitted again.
+        seed: shuffle seed; None draws fresh randomness.
+        epochs: passes over the examples; None repeats forever.
+        start_batch: batches of the stream to skip, e.g. those a resumed run
+            already trained on.
         bucket_by_length: group examples of similar length and pad each batch
             only to its bucket's length (a power of two from 16 up to
             seq_len); batch shapes then vary, so leave it off on TPU.
@@ -356,7 +416,8 @@ def classification_dataset(
             `batch_size` examples in fewer rows. Static shapes, so fine on TPU.
         max_examples_per_row: example slots per packed row (default
             `seq_len // 8`).
-        drop_remainder: drop the last short batch (static batch dimension).
+        drop_remainder: drop the last short batch of each pass (static batch
+            dimension).
         shuffle_buffer: shuffle buffer size.
         stride: read each (single) text in overlapping windows of
             `seq_len - 2` tokens whose starts are `stride` tokens apart
@@ -379,25 +440,43 @@ def classification_dataset(
             with `pack`, text pairs or no `max_windows`.
     """
     windows = _window_settings(stride, max_windows, pack)
-    encoded = _encoded_classification_examples(
-        examples, tokenizer, seq_len, shuffle, seed, shuffle_buffer, windows
-    )
-    if windows is not None:
-        batches = _window_batches(encoded, tokenizer, seq_len, batch_size, max_windows, bucket_by_length, drop_remainder)
-    elif pack:
-        packed = pack_padded_rows(
-            encoded,
-            seq_len=seq_len,
-            max_examples_per_row=max_examples_per_row or max(1, seq_len // 8),
-            pad_id=tokenizer.pad_id,
-            shuffle=shuffle,
-            seed=seed,
+    encode = _classification_encoder(examples.element_spec, tokenizer, seq_len, windows)
+    shuffle_seed = shuffle_key(seed)
+
+    def encoded(shuffle_this_pass):
+        return shuffle_this_pass(examples).map(encode, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+    def passes(batches_of_pass, epochs=epochs, start_batch=start_batch):
+        return training_passes(
+            batches_of_pass, shuffle_seed=shuffle_seed, shuffle=shuffle, epochs=epochs,
+            start_batch=start_batch, shuffle_buffer=shuffle_buffer,
         )
-        batches, _ = batch_rows(packed, batch_size, drop_remainder=drop_remainder)
+
+    if windows is not None:
+        batches = passes(
+            lambda shuffle_this_pass: _window_batches(
+                encoded(shuffle_this_pass), tokenizer, seq_len, batch_size, max_windows,
+                bucket_by_length, drop_remainder,
+            )
+        )
+    elif pack:
+        batches = _packed_batches(
+            encoded, passes, tokenizer, seq_len, batch_size, max_examples_per_row, drop_remainder
+        )
     elif bucket_by_length:
-        batches = _length_bucketed_batches(encoded, tokenizer, seq_len, batch_size, drop_remainder)
+        batches = passes(
+            lambda shuffle_this_pass: _length_bucketed_batches(
+                encoded(shuffle_this_pass), tokenizer, seq_len, batch_size, drop_remainder
+            )
+        )
     else:
-        batches = encoded.batch(batch_size, drop_remainder=drop_remainder)
+        batches = passes(
+            lambda shuffle_this_pass: encoded(shuffle_this_pass).batch(
+                batch_size, drop_remainder=drop_remainder
+            )
+        )
+    if not (pack or bucket_by_length):  # batches of `batch_size` examples each
+        batches = _with_known_length(batches, examples, batch_size, drop_remainder, epochs, start_batch)
     return batches.prefetch(AUTOTUNE)
 
 
@@ -414,10 +493,9 @@ def _window_settings(stride, max_windows, pack):
     return stride, max_windows
 
 
-def _encoded_classification_examples(examples, tokenizer, seq_len, shuffle, seed, shuffle_buffer, windows=None):
-    """(x, label) per example, x packed and padded to `seq_len` (`windows`:
-    `(stride, max_windows)`: x is [text windows, seq_len]), shuffled if asked."""
-    spec = examples.element_spec
+def _classification_encoder(spec, tokenizer, seq_len, windows=None):
+    """`example -> (x, label)`, x packed and padded to `seq_len` (`windows`:
+    `(stride, max_windows)`: x is [text windows, seq_len])."""
     if not isinstance(spec, dict) or "text" not in spec or "label" not in spec:
         raise ValueError(
             f"classification_dataset: examples have element_spec {spec}; expected "
@@ -429,8 +507,6 @@ def _encoded_classification_examples(examples, tokenizer, seq_len, shuffle, seed
             "classification_dataset: windows (stride) read single texts; text pairs are truncated instead."
         )
     packer = SegmentPacker.from_tokenizer(tokenizer, seq_len)
-    if shuffle:
-        examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     def encode(example):
         segment_a = tokenizer(example["text"][tf.newaxis])
@@ -442,7 +518,41 @@ def _encoded_classification_examples(examples, tokenizer, seq_len, shuffle, seed
         x = {name: value[0] for name, value in packed.items()}
         return x, tf.cast(example["label"], tf.int32)
 
-    return examples.map(encode, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return encode
+
+
+def _packed_batches(encoded, passes, tokenizer, seq_len, batch_size, max_examples_per_row,
+                    drop_remainder):
+    """Packed rows, each pass's shuffled, in batches of about `batch_size` examples."""
+
+    def rows(shuffle_this_pass):
+        packed = pack_padded_rows(
+            encoded(shuffle_this_pass),
+            seq_len=seq_len,
+            max_examples_per_row=max_examples_per_row or max(1, seq_len // 8),
+            pad_id=tokenizer.pad_id,
+        )
+        # First-fit decreasing emits a window's rows longest examples first.
+        return shuffle_this_pass(packed)
+
+    # Measured on pass 0 and kept for every pass, so all batches have one shape.
+    rows_per_batch = packed_rows_per_batch(passes(rows, epochs=1, start_batch=0), batch_size)
+    return passes(
+        lambda shuffle_this_pass: rows(shuffle_this_pass).batch(
+            rows_per_batch, drop_remainder=drop_remainder
+        )
+    )
+
+
+def _with_known_length(batches, examples, batch_size, drop_remainder, epochs, start_batch):
+    """`batches` with the length tf.data loses through the passes, where the
+    number of examples is known (callers size their epochs and schedules by it)."""
+    count = int(examples.cardinality())
+    if count < 0 or epochs is None:
+        return batches
+    per_pass = count // batch_size if drop_remainder else -(-count // batch_size)
+    length = max(0, per_pass * epochs - start_batch)
+    return batches.apply(tf.data.experimental.assert_cardinality(length))
 
 
 def _window_batches(encoded, tokenizer, seq_len, batch_size, max_windows, bucket_by_length, drop_remainder):

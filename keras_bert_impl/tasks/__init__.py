@@ -15,7 +15,9 @@ claims_data(source)        True if a data source is clearly this task's
 load_data(args, tokenizer, source, label_names, split, training)
                            -> TaskData: batches for fit/predict, label
                            names (collected from the data when None), and
-                           whatever the metrics need from the host
+                           whatever the metrics need from the host; for
+                           training also the endless stream that resumes
+                           at any batch (`training_data`)
 build_model(backbone, label_names, args)
                            -> the uncompiled model (finetune compiles it)
 evaluate(model, data)      -> JSON-ready metrics dict of a TaskData
@@ -69,14 +71,34 @@ class TaskData:
     """A task's data, ready for `fit` and for its metrics.
 
     Attributes:
-        dataset: `tf.data.Dataset` of `(x, y)` or `(x, y, sample_weight)`.
+        dataset: `tf.data.Dataset` of `(x, y)` or `(x, y, sample_weight)`;
+            training data: its first pass.
         label_names: label (or tag) names, index = id.
         examples: host-side facts the metrics need (task-specific), or None.
+        stream: training data only: `stream(start_batch)`, every pass one
+            after another from batch `start_batch` on (`fit` with
+            `steps_per_epoch`; a resumed run skips what it trained on).
     """
 
     dataset: object
     label_names: list
     examples: object = None
+    stream: object = None
+
+
+def training_data(passes, label_names, examples=None):
+    """`TaskData` for training from `passes(epochs, start_batch)`, a
+    `pipelines.training_passes` stream (pass p shuffled by (seed, p)).
+
+    Example:
+
+    >>> training_data(lambda epochs, start_batch: training_passes(  # doctest: +SKIP
+    ...     batches_of_pass, shuffle_seed=shuffle_key(args.seed), epochs=epochs,
+    ...     start_batch=start_batch), label_names)
+    """
+    return TaskData(
+        passes(1, 0), label_names, examples, stream=lambda start_batch: passes(None, start_batch)
+    )
 
 
 def names():

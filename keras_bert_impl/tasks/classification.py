@@ -30,7 +30,7 @@ from keras_bert_impl.choices import DEFAULT_MAX_WINDOWS
 from keras_bert_impl.data import pipelines, sources
 from keras_bert_impl.layers import WindowPooling
 from keras_bert_impl.models import BertClassifier
-from keras_bert_impl.tasks import TaskData
+from keras_bert_impl.tasks import TaskData, training_data
 from keras_bert_impl.tasks.precision_recall import precision_recall_f1
 from keras_bert_impl.text.packing import trim_padding
 from keras_bert_impl.text.windows import default_stride, pack_windows
@@ -79,8 +79,8 @@ def check_arguments(args):
 
 
 def load_data(args, tokenizer, source, label_names, split, training):
-    """`(x, label)` batches; for training shuffled and, with --pack, packed rows
-    (with --stride: windows, never packed)."""
+    """`(x, label)` batches; for training shuffled by (seed, pass) and, with --pack, packed
+    rows (with --stride: windows, never packed)."""
     windows = window_settings(args)
     examples, label_names = sources.classification_examples(
         source,
@@ -90,18 +90,23 @@ def load_data(args, tokenizer, source, label_names, split, training):
         label_names=label_names,
         split=split,
     )
-    dataset = pipelines.classification_dataset(
-        examples,
-        tokenizer,
-        seq_len=args.seq_len,
-        batch_size=args.batch_size,
-        shuffle=training,
-        seed=args.seed,
-        bucket_by_length=getattr(args, "bucket_by_length", False),
-        pack=training and getattr(args, "pack", False) and windows is None,
-        **({"stride": windows[0], "max_windows": windows[1]} if windows else {}),
-    )
-    return TaskData(dataset, label_names)
+
+    def batches(epochs=1, start_batch=0):
+        return pipelines.classification_dataset(
+            examples,
+            tokenizer,
+            seq_len=args.seq_len,
+            batch_size=args.batch_size,
+            shuffle=training,
+            seed=args.seed,
+            epochs=epochs,
+            start_batch=start_batch,
+            bucket_by_length=getattr(args, "bucket_by_length", False),
+            pack=training and getattr(args, "pack", False) and windows is None,
+            **({"stride": windows[0], "max_windows": windows[1]} if windows else {}),
+        )
+
+    return training_data(batches, label_names) if training else TaskData(batches(), label_names)
 
 
 def build_model(backbone, label_names, args):

@@ -24,8 +24,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl.data import squad
+from keras_bert_impl.data.pipelines import shuffle_key, training_passes
 from keras_bert_impl.models import BertQuestionAnswerer
-from keras_bert_impl.tasks import TaskData
+from keras_bert_impl.tasks import TaskData, training_data
 from keras_bert_impl.tasks.arguments import QA_SETTING_FLAGS
 from keras_bert_impl.tasks.qa_features import (
     SpanSettings,
@@ -59,9 +60,8 @@ def load_data(args, tokenizer, source, label_names, split, training):
     if not examples:
         raise ValueError(f"{source}: no questions")
     settings = settings_from_args(args)
-    dataset = tf.data.Dataset.from_tensor_slices(_example_tensors(examples))
-    if training:
-        dataset = dataset.shuffle(len(examples), seed=args.seed, reshuffle_each_iteration=True)
+    questions = tf.data.Dataset.from_tensor_slices(_example_tensors(examples))
+    facts = {"examples": examples, "settings": settings, "tokenizer": tokenizer}
 
     def to_windows(batch):
         features = encode_windows(tokenizer, batch["question"], batch["context"], settings)
@@ -70,10 +70,20 @@ def load_data(args, tokenizer, source, label_names, split, training):
             (features.inputs, {"start_logits": start, "end_logits": end})
         )
 
-    dataset = dataset.batch(args.batch_size).flat_map(to_windows).batch(args.batch_size)
-    return TaskData(
-        dataset.prefetch(tf.data.AUTOTUNE), None, examples={"examples": examples, "settings": settings, "tokenizer": tokenizer},
-    )
+    def window_batches(ordered_questions):
+        return ordered_questions.batch(args.batch_size).flat_map(to_windows).batch(args.batch_size)
+
+    if not training:
+        return TaskData(window_batches(questions).prefetch(tf.data.AUTOTUNE), None, examples=facts)
+
+    def passes(epochs, start_batch):
+        return training_passes(
+            lambda shuffle_this_pass: window_batches(shuffle_this_pass(questions)),
+            shuffle_seed=shuffle_key(args.seed), epochs=epochs, start_batch=start_batch,
+            shuffle_buffer=len(examples),
+        ).prefetch(tf.data.AUTOTUNE)
+
+    return training_data(passes, None, examples=facts)
 
 
 def _example_tensors(examples):

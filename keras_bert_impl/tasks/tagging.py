@@ -29,9 +29,10 @@ import os
 
 import tensorflow as tf
 
+from keras_bert_impl.data.pipelines import shuffle_key, training_passes
 from keras_bert_impl.data.tagged import tagged_sentences
 from keras_bert_impl.models import BertTokenClassifier
-from keras_bert_impl.tasks import TaskData
+from keras_bert_impl.tasks import TaskData, training_data
 from keras_bert_impl.tasks.entities import TagSet, decode_entities, entity_metrics
 from keras_bert_impl.text.packing import trim_padding
 from keras_bert_impl.text.windows import default_stride, pack_windows
@@ -168,7 +169,7 @@ def word_logits(logits, windows, word_ids):
 
 
 def load_data(args, tokenizer, source, label_names, split, training):
-    """Windows of tagged sentences; shuffled and labelled as asked when `training`.
+    """Windows of tagged sentences; shuffled by (seed, pass) and labelled as asked when `training`.
 
     Evaluation data labels first pieces only, so each word is scored once.
     """
@@ -189,11 +190,19 @@ def load_data(args, tokenizer, source, label_names, split, training):
         tf.ragged.constant(data.tags, dtype=tf.int32, ragged_rank=1),
         tag_set, args.seq_len, stride, label_all_pieces=label_all,
     )
-    dataset = tf.data.Dataset.from_tensor_slices((encoded["inputs"], encoded["labels"], encoded["weights"]))
-    if training:
-        dataset = dataset.shuffle(len(encoded["labels"]), seed=args.seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(args.batch_size).prefetch(tf.data.AUTOTUNE)
-    return TaskData(dataset, tag_set.tag_names, examples=(data, encoded))
+    windows = tf.data.Dataset.from_tensor_slices((encoded["inputs"], encoded["labels"], encoded["weights"]))
+    if not training:
+        batches = windows.batch(args.batch_size).prefetch(tf.data.AUTOTUNE)
+        return TaskData(batches, tag_set.tag_names, examples=(data, encoded))
+
+    def passes(epochs, start_batch):
+        return training_passes(
+            lambda shuffle_this_pass: shuffle_this_pass(windows).batch(args.batch_size),
+            shuffle_seed=shuffle_key(args.seed), epochs=epochs, start_batch=start_batch,
+            shuffle_buffer=len(encoded["labels"]),
+        ).prefetch(tf.data.AUTOTUNE)
+
+    return training_data(passes, tag_set.tag_names, examples=(data, encoded))
 
 
 def _with_inside_tags(tag_names):

@@ -1,7 +1,8 @@
-"""A pretraining run (NSP, dropout on) killed with SIGKILL at random steps and
-rerun ends with exactly the weights of the uninterrupted run.
+"""Runs killed with SIGKILL at random steps and rerun end with exactly the
+weights of the uninterrupted run: pretraining (NSP, dropout on) and
+fine-tuning (classification on packed rows, dropout on).
 
-The pipeline's shuffles and masks are functions of (seed, pass, batch), the
+The pipelines' shuffles and masks are functions of (seed, pass, batch), the
 backup records how many batches were trained on and the dropout seed states,
 so the resumed run sees and draws what the uninterrupted one did. The kill
 points come from KILL_SEED (default 15, printed), so a failure replays.
@@ -9,38 +10,20 @@ points come from KILL_SEED (default 15, printed), so a failure replays.
 
 import os
 import random
-import signal
-import subprocess
-import sys
-import time
+import re
 
 import h5py
 import numpy as np
 import pytest
+from support.kills import sigkill_after_backup
 
 from keras_bert_impl.config import BertConfig
-from keras_bert_impl.training.callbacks import choose_backup
 
-from cli_support import REPO_ROOT, run_cli
+from cli_support import run_cli
 
 pytestmark = pytest.mark.slow
 
-STEPS = 8
-KILLS = 2
-
-
-def _argv(corpus, config, output):
-    return ["pretrain", "--corpus", corpus, "--config", config, "--vocab-size", "200", "--nsp",
-            "--seq-len", "32", "--batch-size", "4", "--steps", str(STEPS), "--checkpoint-every", "1",
-            "--learning-rate", "1e-3", "--output", output]
-
-
-def _batches_done(output):
-    try:
-        _, position, _ = choose_backup(os.path.join(output, "backup"))
-    except ValueError:
-        return 0
-    return 0 if position is None else position["epoch"] + position["steps"]
+EPOCHS = 4  # of fine-tuning
 
 
 def _weights(path):
@@ -50,50 +33,70 @@ def _weights(path):
     return arrays
 
 
-def _kill_at(argv, output, step, delay, log):
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(REPO_ROOT, "train_tf.py"), *argv], stdout=subprocess.DEVNULL,
-        stderr=log, cwd=REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    deadline = time.time() + 300
-    try:
-        while _batches_done(output) < step and process.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(delay)
-        assert process.poll() is None, "the run ended before its kill"
-        process.send_signal(signal.SIGKILL)
-        process.wait(30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+def _assert_killed_runs_resume_exactly(tmp_path, argv_for, kill_steps, kills):
+    """Runs `argv_for(output)` whole, then `kills` times killed after a backup
+    step drawn from `kill_steps(reference run)`, and once more to its end: the
+    final weights must be the same."""
+    seed = int(os.environ.get("KILL_SEED", "15"))
+    rng = random.Random(seed)
+    reference = str(tmp_path / "reference")
+    result = run_cli(*argv_for(reference))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    output = str(tmp_path / "killed")
+    steps = sorted(rng.sample(kill_steps(result), kills))
+    trials = []
+    for trial, step in enumerate(steps):
+        delay = rng.uniform(0, 0.5)
+        with open(tmp_path / f"trial{trial}.err", "w") as log:
+            left = sigkill_after_backup(argv_for(output), output, step, delay, log)
+        trials.append(f"backup step >= {step}, +{delay:.2f} s: killed with a backup of {left} steps")
+    story = f"KILL_SEED={seed}: " + "; ".join(trials)
+    print(story)
+    result = run_cli(*argv_for(output))
+    assert result.returncode == 0, f"{story}\n{result.stderr[-3000:]}"
+    assert "resuming from backup" in result.stderr, story
+
+    expected = _weights(os.path.join(reference, "model.weights.h5"))
+    resumed = _weights(os.path.join(output, "model.weights.h5"))
+    assert sorted(resumed) == sorted(expected), story
+    for name, value in expected.items():
+        np.testing.assert_array_equal(resumed[name], value, err_msg=f"{name} ({story})")
 
 
 def test_sigkilled_nsp_pretraining_resumes_to_the_same_weights(tmp_path, corpus_file):
-    seed = int(os.environ.get("KILL_SEED", "15"))
-    rng = random.Random(seed)
+    steps = 8
     config = str(tmp_path / "config.json")
     BertConfig.preset(
         "bert_tiny", hidden_size=32, num_heads=2, num_layers=1, intermediate_size=64,
         max_position_embeddings=64,
     ).save_json_file(config)
-    reference = str(tmp_path / "reference")
-    result = run_cli(*_argv(corpus_file, config, reference))
-    assert result.returncode == 0, result.stderr[-3000:]
 
-    output = str(tmp_path / "killed")
-    argv = _argv(corpus_file, config, output)
-    steps = sorted(rng.sample(range(1, STEPS - 1), KILLS))
-    print(f"KILL_SEED={seed}: SIGKILL after backups of steps {steps}")
-    for trial, step in enumerate(steps):
-        with open(tmp_path / f"trial{trial}.err", "w") as log:
-            _kill_at(argv, output, step, rng.uniform(0, 0.5), log)
-        print(f"killed with backup at step {_batches_done(output)}")
-    result = run_cli(*argv)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "resuming from backup" in result.stderr
+    def argv_for(output):
+        return ["pretrain", "--corpus", corpus_file, "--config", config, "--vocab-size", "200", "--nsp",
+                "--seq-len", "32", "--batch-size", "4", "--steps", str(steps), "--checkpoint-every", "1",
+                "--learning-rate", "1e-3", "--output", output]
 
-    expected = _weights(os.path.join(reference, "model.weights.h5"))
-    resumed = _weights(os.path.join(output, "model.weights.h5"))
-    assert sorted(resumed) == sorted(expected)
-    for name, value in expected.items():
-        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+    _assert_killed_runs_resume_exactly(tmp_path, argv_for, lambda _: range(1, steps - 1), kills=2)
+
+
+def test_sigkilled_packed_finetuning_resumes_to_the_same_weights(tmp_path, labelled_files):
+    train, evaluation = labelled_files
+    vocab = tmp_path / "vocab.txt"
+    words = sorted({w for line in open(train) for w in line.lower().split()})
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+
+    def argv_for(output):
+        # Epochs of a few steps each, so several backups land; packed passes
+        # differ in length, so epochs and passes do not line up.
+        return ["finetune", "--vocab", str(vocab), "--train", train, "--eval", evaluation,
+                "--preset", "bert_tiny", "--seq-len", "32", "--batch-size", "8", "--epochs", str(EPOCHS),
+                "--learning-rate", "1e-3", "--output", output]
+
+    def kill_steps(reference):
+        # Backups land at epoch ends; the last one ends the run.
+        steps_per_epoch = int(re.search(r"epoch\(s\) of (\d+) steps", reference.stdout).group(1))
+        return range(1, (EPOCHS - 1) * steps_per_epoch)
+
+    # One kill: each fine-tuning run spends most of its time starting (CI budget).
+    _assert_killed_runs_resume_exactly(tmp_path, argv_for, kill_steps, kills=1)

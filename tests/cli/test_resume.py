@@ -1,15 +1,11 @@
 """A pretraining run killed with SIGKILL resumes from its last backup."""
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
+from support.kills import sigkill_after_backup
 
-from cli_support import REPO_ROOT, read_json, run_cli
+from cli_support import read_json, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -18,34 +14,10 @@ ARGS = ["pretrain", "--vocab-size", "300", "--steps", str(STEPS), "--checkpoint-
         str(EVERY), "--seq-len", "32", "--batch-size", "8"]
 
 
-def _backed_up_epoch(output):
-    metadata = os.path.join(output, "backup", "training_metadata.json")
-    try:
-        with open(metadata) as f:
-            return json.load(f)["epoch"]
-    except (OSError, ValueError):
-        return 0
-
-
 def test_sigkill_after_a_backup_resumes_and_finishes(tmp_path, corpus_file):
     output = str(tmp_path / "run")
     argv = [*ARGS, "--corpus", corpus_file, "--output", output]
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(REPO_ROOT, "train_tf.py"), *argv],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO_ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    deadline = time.time() + 240
-    try:
-        while _backed_up_epoch(output) < 2 and process.poll() is None and time.time() < deadline:
-            time.sleep(0.2)
-        killed_after = _backed_up_epoch(output)
-        assert process.poll() is None, "the run finished before it could be killed"
-        process.send_signal(signal.SIGKILL)
-        process.wait(30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    killed_after = sigkill_after_backup(argv, output, 2 * EVERY, timeout=240) // EVERY
     assert killed_after >= 2
 
     resumed = run_cli(*argv)

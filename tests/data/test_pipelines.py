@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from support.passes import assert_exact_passes
+
 from keras_bert_impl.data.pipelines import classification_dataset, pretraining_dataset
+from keras_bert_impl.tasks import training_data
 from keras_bert_impl.text import Tokenizer
 
 DOCUMENTS, SENTENCES, WORDS = 24, 6, 4
@@ -167,8 +170,17 @@ def test_classification_static_shapes_and_pairs(tokenizer):
     assert (x["token_ids"][:, 0] == tokenizer.cls_id).all()
     labels = np.concatenate([y for _, y in batches])
     assert sorted(labels) != list(labels)  # shuffled
-    again = np.concatenate([y for _, y in _epoch(dataset)])
-    assert (labels != again).any()  # reshuffled each epoch
+
+
+@pytest.mark.parametrize("layout", ["plain", "bucket_by_length", "pack"])
+def test_classification_passes_do_not_depend_on_how_often_they_are_opened(tokenizer, layout):
+    def passes(epochs, start_batch):
+        return classification_dataset(
+            _examples(pair=False), tokenizer, seq_len=32, batch_size=4, seed=5, epochs=epochs,
+            start_batch=start_batch, **({} if layout == "plain" else {layout: True}),
+        )
+
+    assert_exact_passes(training_data(passes, None))
 
 
 def test_classification_length_buckets(tokenizer):

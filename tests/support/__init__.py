@@ -6,6 +6,7 @@ tests/conftest.py puts tests/ on sys.path, so a test anywhere under tests/
     from support.deps import require
     from support.ports import free_ports
     from support.parity import bert_batch, max_errors
+    from support.passes import assert_exact_passes
 
 Modules:
     deps: `require(name)`, the one way a test depends on an optional package.
@@ -13,4 +14,6 @@ Modules:
     parity: random BERT inputs and the error measure the converter tests use.
     hf: a random transformers BERT and its outputs (needs torch, transformers).
     fuzz: hypothesis (given, settings, HealthCheck, st) through `require`.
+    passes: `assert_exact_passes`, the (seed, pass) check of training loaders.
+    kills: `sigkill_after_backup`, the resume tests' kill of a `train_tf.py` run.
 """

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from support.fuzz import HealthCheck, given, st
 from support.fuzz import settings as hypothesis_settings
+from support.passes import assert_exact_passes
 
 from qa_synthetic import VOCAB, squad_json
 
@@ -113,3 +114,9 @@ def test_squad2_headline_is_at_the_given_threshold_and_the_tuned_one_apart(tmp_p
     at_best = qa.evaluate(model, evaluation, null_threshold=default["best_f1_threshold"])
     assert at_best["threshold"] == default["best_f1_threshold"]
     assert at_best["f1"] == pytest.approx(default["best_f1"])
+
+
+def test_training_passes_are_a_function_of_seed_and_pass(tmp_path):
+    train = qa.load_data(_args(batch_size=4), TOKENIZER, squad_json(tmp_path / "train.json", 12, seed=3),
+                         None, "train", True)
+    assert_exact_passes(train)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from support.fuzz import HealthCheck, given, settings, st
+from support.passes import assert_exact_passes
 
 from keras_bert_impl import BertConfig, BertTokenClassifier, bert_backbone, tag
 from keras_bert_impl.tasks import tagging
@@ -113,3 +114,15 @@ def test_training_stride_is_saved_and_served_with(tmp_path, model):
     served = tagging.serving_signatures(serving)["serving_default"][0].__self__
     assert served.stride == 5 != tagging.default_stride(32)
     assert tagging.read_stride(str(tmp_path / "converted"), 32) == tagging.default_stride(32)
+
+
+def test_training_passes_are_a_function_of_seed_and_pass(tmp_path):
+    sentences = [(["ada", "lovelace", "in", "london", "."], ["B-PER", "I-PER", "O", "B-LOC", "O"][: n])
+                 for n in range(1, 6)] * 4
+    path = tmp_path / "train.conll"
+    path.write_text("\n".join(
+        "".join(f"{w} NN {t}\n" for w, t in zip(words[: len(tags)], tags)) for words, tags in sentences
+    ))
+    args = argparse.Namespace(stride=None, seq_len=16, tokens_column="tokens", tags_column=None,
+                              label_all_pieces=False, batch_size=3, seed=7)
+    assert_exact_passes(tagging.load_data(args, TOKENIZER, str(path), None, "train", training=True))
