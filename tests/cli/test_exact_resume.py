@@ -87,8 +87,7 @@ def test_sigkilled_packed_finetuning_resumes_to_the_same_weights(tmp_path, label
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
 
     def argv_for(output):
-        # Epochs of a few steps each, so several backups land; packed passes
-        # differ in length, so epochs and passes do not line up.
+        # Epochs of a few steps each, so several backups land.
         return ["finetune", "--vocab", str(vocab), "--train", train, "--eval", evaluation,
                 "--preset", "bert_tiny", "--seq-len", "32", "--batch-size", "8", "--epochs", str(EPOCHS),
                 "--learning-rate", "1e-3", "--output", output]
