@@ -101,7 +101,9 @@ def test_the_export_classifies_a_long_text_as_the_python_api(data, windowed):
                    stride=STRIDE, max_windows=MAX_WINDOWS)
     expected = np.array([[result["probabilities"][name] for name in loaded.label_names] for result in api])
     np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
-    assert [label.decode() for label in served["label"].numpy()[:2]] == list(LABEL_WORDS)
+    # The served labels are the API's; whether the model learned the task is
+    # the dev-accuracy test's (two hand-made texts depend on the training draw).
+    assert [label.decode() for label in served["label"].numpy()] == [result["label"] for result in api]
 
 
 @pytest.mark.parametrize(
