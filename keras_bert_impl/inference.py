@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl.choices import DEFAULT_SEQ_LEN
-from keras_bert_impl.tasks.classification import TextWindows
+from keras_bert_impl.tasks.classification import text_windows
 from keras_bert_impl.tasks.tagging import Tagger, entity_lists
 from keras_bert_impl.text import SegmentPacker
 from keras_bert_impl.text.masked_text import tokenize_masked_text
@@ -234,10 +234,12 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, s
             whose starts are `stride` tokens apart, and pool their logits
             (`tasks.classification.TextWindows`, which the export's
             `serving_default` runs too). A classifier trained with windows
-            always reads so (default stride: half a window). A model
-            directory's training settings are
-            `tasks.classification.read_window_settings(path)`.
-        max_windows: with windows: the windows kept per text (default all).
+            always reads so; default: the stride it was trained with
+            (`tasks.classification.window_settings_of`).
+        max_windows: with windows: the windows kept per text, the rest of
+            a text is cut (default: the model's, as in training).
+            Text pairs are never windowed: a pair is truncated to
+            `seq_len`, one window, as the export's `serving_pair` does.
 
     Returns:
         For each text, `{"label", "label_id", "probabilities": {name: p}}`;
@@ -276,15 +278,14 @@ def classify(model, tokenizer, text_or_texts, label_names=None, batch_size=32, s
 
 def _classifier_logits(model, tokenizer, texts, max_len, batch_size, stride, max_windows):
     """Each batch's logits: texts truncated, or pooled over their windows."""
-    if stride is None and getattr(model, "window_pooling", None) is None:
-        for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
-            yield model(inputs, training=False)
+    windows = text_windows(model, tokenizer, max_len, stride, max_windows)
+    if windows is not None and _split_pairs(texts)[1] is None:
+        for batch in _batches(texts, batch_size):
+            yield windows.logits(_string_tensor(batch))
         return
-    if _split_pairs(texts)[1] is not None:
-        raise ValueError("Windows (stride, or a classifier trained with them) read single texts, not pairs.")
-    windows = TextWindows(model, tokenizer, max_len, stride, max_windows)
-    for batch in _batches(texts, batch_size):
-        yield windows.logits(_string_tensor(batch))
+    for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
+        # A windowed classifier's call takes [batch, windows, seq]; `logits` one row each.
+        yield model(inputs, training=False) if model.window_pooling is None else tf.cast(model.logits(inputs), tf.float32)
 
 
 def tag(model, tokenizer, text_or_texts, tag_names, batch_size=32, seq_len=None, stride=None):

@@ -79,11 +79,10 @@ def _question_answering_files():
 
 def _long_text_files():
     """A tiny untrained windowed classifier at runs/reviews and a review longer than its windows."""
-    classifier = keras_bert_impl.BertClassifier(_tiny_backbone(), num_classes=2, window_pooling="mean")
+    classifier = keras_bert_impl.BertClassifier(_tiny_backbone(), num_classes=2, window_pooling="mean",
+                                                window_stride=7, max_windows=4)
     keras_bert_impl.save_model_dir("runs/reviews", classifier, "vocab.txt", lowercase=True, seq_len=16,
                                    label_names=["negative", "positive"])
-    with open("runs/reviews/classification.json", "w", encoding="utf-8") as f:
-        f.write('{"stride": 7, "max_windows": 4}')
     with open("review.txt", "w", encoding="utf-8") as f:
         f.write("the cat sat on the mat. " * 8)
 
@@ -96,7 +95,7 @@ def _long_text_files():
 RUNNABLE_BLOCKS = {
     'kbi.load_huggingface("downloads/bert-base-uncased")': _api_tour_files,
     'qa.read_settings("runs/squad", loaded.seq_len)': _question_answering_files,
-    'classification.read_window_settings("runs/reviews")': _long_text_files,
+    'print(kbi.classify(loaded.model, loaded.tokenizer, open("review.txt")': _long_text_files,
 }
 
 

@@ -1,5 +1,7 @@
 """BERT sequence classifier: backbone + classification head on the pooled output."""
 
+import numbers
+
 import keras
 
 from keras_bert_impl.layers import WindowPooling, WindowRows
@@ -22,7 +24,10 @@ class BertClassifier(BertTask):
     all-zero in `padding_mask`), every window is classified on its own and
     the text's logits are the mean or max of its windows' logits, so the loss
     is on one pooled row per text. See `tasks.classification` for making
-    the windows.
+    the windows. How texts are cut into windows is part of the config too
+    (`window_stride`, `max_windows`), so a saved model reads texts in
+    `evaluate`, `classify` and the export as it did in training
+    (`tasks.classification.window_settings_of`).
 
     Args:
         backbone: a `BertBackbone`.
@@ -30,18 +35,30 @@ class BertClassifier(BertTask):
         dropout: dropout before the output layer; defaults to the backbone's
             `hidden_dropout`, as in BERT's fine-tuning recipe.
         window_pooling: None (one row per text), "mean" or "max".
+        window_stride: with `window_pooling`: tokens between window starts
+            (None: half a window of the sequence length used).
+        max_windows: with `window_pooling`: windows read per text, the
+            rest of a longer text is cut (None: `choices.DEFAULT_MAX_WINDOWS`).
 
     Example:
 
     >>> classifier = BertClassifier(bert_backbone("bert_tiny"), num_classes=2)
     >>> classifier.compile(optimizer="adam")
-    >>> long_texts = BertClassifier(bert_backbone("bert_tiny"), 2, window_pooling="mean")
+    >>> long_texts = BertClassifier(bert_backbone("bert_tiny"), 2, window_pooling="mean",
+    ...                             window_stride=64, max_windows=8)
     """
 
-    def __init__(self, backbone, num_classes, dropout=None, window_pooling=None, **kwargs):
+    def __init__(self, backbone, num_classes, dropout=None, window_pooling=None,
+                 window_stride=None, max_windows=None, **kwargs):
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(
                 f"BertClassifier needs num_classes >= 2, got {num_classes!r}."
+            )
+        check_window_settings("BertClassifier", window_stride=window_stride, max_windows=max_windows)
+        if window_pooling is None and (window_stride, max_windows) != (None, None):
+            raise ValueError(
+                f"BertClassifier: window_stride={window_stride!r}, max_windows={max_windows!r} "
+                "need window_pooling (a classifier without it truncates texts)."
             )
         head, dropout = classification_head(
             backbone, num_classes, dropout, name="classification_head"
@@ -56,6 +73,8 @@ class BertClassifier(BertTask):
         self.num_classes = num_classes
         self.dropout = dropout
         self.window_pooling = window_pooling
+        self.window_stride = None if window_stride is None else int(window_stride)
+        self.max_windows = None if max_windows is None else int(max_windows)
 
     def logits(self, inputs):
         """Inference logits of `[batch, seq]` rows, one row per text (per window
@@ -65,7 +84,21 @@ class BertClassifier(BertTask):
         return self.get_layer("classification_head")(pooled, training=False)
 
     def task_config(self):
-        return {"num_classes": self.num_classes, "dropout": self.dropout, "window_pooling": self.window_pooling}
+        return {
+            "num_classes": self.num_classes,
+            "dropout": self.dropout,
+            "window_pooling": self.window_pooling,
+            "window_stride": self.window_stride,
+            "max_windows": self.max_windows,
+        }
+
+
+def check_window_settings(where, **settings):
+    """Raises a ValueError naming `where` and the setting unless each one given
+    (not None) is an integer of at least 1."""
+    for name, value in settings.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+            raise ValueError(f"{where}: {name}={value!r}; expected an integer of at least 1.")
 
 
 def _windowed_graph(backbone, head, pooling):

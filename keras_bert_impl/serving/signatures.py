@@ -10,10 +10,12 @@ Classifier (`BertClassifier`):
 - `serving_default(text)`: `probabilities` float32 [batch, num_classes],
   `label_id` int32 [batch], `label` string [batch] (from labels.json). A
   model fine-tuned with `--stride` reads each text in overlapping windows
-  (its `classification.json` settings) and pools their logits, so a long
-  text is classified whole, up to `max_windows` windows.
+  (the stride and window cap in its config) and pools their logits, so a
+  long text is classified whole, up to `max_windows` windows.
 - `serving_pair(text, text_b)`: the same for sentence pairs. TF Serving
   signatures cannot have optional inputs, so pairs get their own signature.
+  Pairs are never windowed: a pair is truncated to one window, as `classify`
+  reads it.
 - `predict_ids(token_ids, segment_ids, padding_mask)`: the same outputs plus
   `logits`, from int32 [batch, seq] ids packed by the caller (one window
   per row for a windowed model).
@@ -156,7 +158,7 @@ class ServingFunctions:
         self._packer = SegmentPacker.from_tokenizer(self.tokenizer, self.seq_len)
         self._text_windows = None
         if self.kind == CLASSIFIER:  # None: texts are truncated
-            self._text_windows = classification.text_windows(model_dir.path, model, self.tokenizer, self.seq_len)
+            self._text_windows = classification.text_windows(model, self.tokenizer, self.seq_len)
         self._functions = {}
 
     @property

@@ -8,20 +8,20 @@ Long texts: with `--stride` a text longer than `seq_len` is read in
 overlapping windows of `seq_len - 2` tokens (`text.windows`), at most
 `--max-windows` of them, and its logits are the mean (or max) of its
 windows' logits (`BertClassifier(window_pooling=...)`), in training and at
-inference. The stride and window cap are stored beside the model as
-`classification.json`, so `evaluate`, `predict`, `classify` and the export's
-raw-text signature window texts alike (`TextWindows`). Text pairs are never
-windowed: they are truncated as without `--stride`.
+inference. The stride and window cap are part of the classifier's config
+(`BertClassifier(window_stride=..., max_windows=...)`, saved in its .keras
+file), and `window_settings_of` is the one place their defaults live, so
+`evaluate`, `predict`, `classify` and the export's raw-text signature window
+texts alike (`TextWindows`). Text pairs are never windowed: `finetune` and
+`evaluate` reject `--stride` with them, and `classify` and the export's
+`serving_pair` read a pair as one truncated window.
 
 Example:
 
->>> windows = TextWindows(model, tokenizer, seq_len=128, stride=64, max_windows=8)  # doctest: +SKIP
+>>> windows = TextWindows(model, tokenizer, seq_len=128)  # the model's stride and cap  # doctest: +SKIP
 >>> windows.logits(tf.constant(["a very long review ..."])).shape  # doctest: +SKIP
 TensorShape([1, 2])
 """
-
-import json
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -30,6 +30,7 @@ from keras_bert_impl.choices import DEFAULT_MAX_WINDOWS
 from keras_bert_impl.data import pipelines, sources
 from keras_bert_impl.layers import WindowPooling
 from keras_bert_impl.models import BertClassifier
+from keras_bert_impl.models.classifier import check_window_settings
 from keras_bert_impl.tasks import TaskData, training_data
 from keras_bert_impl.tasks.precision_recall import precision_recall_f1
 from keras_bert_impl.text.packing import trim_padding
@@ -38,8 +39,6 @@ from keras_bert_impl.training.finite_data import expected_end_of_data
 
 NAME = "classification"
 MODEL = BertClassifier
-# The window settings used in training (absent: texts are truncated).
-SETTINGS_FILE = "classification.json"
 
 
 def claims_data(source):
@@ -110,8 +109,13 @@ def load_data(args, tokenizer, source, label_names, split, training):
 
 
 def build_model(backbone, label_names, args):
-    pooling = (getattr(args, "window_pooling", None) or "mean") if window_settings(args) else None
-    return BertClassifier(backbone, num_classes=max(len(label_names), 2), window_pooling=pooling)
+    windows = window_settings(args)
+    if windows is None:
+        return BertClassifier(backbone, num_classes=max(len(label_names), 2))
+    return BertClassifier(
+        backbone, num_classes=max(len(label_names), 2), window_pooling=getattr(args, "window_pooling", None) or "mean",
+        window_stride=windows[0], max_windows=windows[1],
+    )
 
 
 def evaluate(model, data):
@@ -173,35 +177,68 @@ def print_metrics(metrics):
         print(f"  {name:>20}: F1 {values['f1']:.4f}  (support {values['support']})")
 
 
-def model_files(metrics, args):
-    """The window settings saved beside a model trained with --stride."""
-    windows = window_settings(args)
-    if windows is None:
-        return {}
-    return {SETTINGS_FILE: {"stride": windows[0], "max_windows": windows[1]}}
+def window_settings_of(model, seq_len, stride=None, max_windows=None):
+    """`(stride, max_windows)` a classifier reads texts with, or None (truncated).
 
+    Every path (`evaluate`, `classify`, `predict`, the export) asks this, so
+    they agree. A windowed classifier's own `window_stride`/`max_windows`
+    apply, else half a window of `seq_len` and `DEFAULT_MAX_WINDOWS`;
+    `stride`/`max_windows` given override them. A classifier trained
+    without windows reads them only when `stride` is given.
 
-def read_window_settings(model_dir):
-    """`(stride, max_windows)` a model directory was trained with, or None."""
-    path = os.path.join(model_dir, SETTINGS_FILE)
-    if not os.path.isfile(path):
+    Raises:
+        ValueError: a value below 1, or `max_windows` alone for a classifier
+            trained without windows.
+    """
+    check_window_settings("window settings", stride=stride, max_windows=max_windows)
+    if stride is None and model.window_pooling is None:
+        if max_windows is not None:
+            raise ValueError(f"max_windows={max_windows} needs a stride: the classifier was trained without windows.")
         return None
-    with open(path, encoding="utf-8") as file:
-        saved = json.load(file)
-    return int(saved["stride"]), int(saved["max_windows"])
+    return _window_settings_or_defaults(model, seq_len, stride, max_windows)
+
+
+def _window_settings_or_defaults(model, seq_len, stride, max_windows):
+    stride = _first_given(stride, model.window_stride, default_stride(seq_len))
+    return stride, _first_given(max_windows, model.max_windows, DEFAULT_MAX_WINDOWS)
+
+
+def _first_given(*values):
+    return next(value for value in values if value is not None)
 
 
 def use_saved_settings(args, model_dir, model):
     """`evaluate` windows as training did: --stride/--max-windows default to
-    the stored settings (flags given override them)."""
-    saved = read_window_settings(model_dir)
+    the model's (flags given override them); --window-pooling must match it."""
     if model.window_pooling is None:
-        if args.stride is not None:
-            raise ValueError(f"--stride: {model_dir} was trained without windows; it reads truncated texts only.")
+        for flag in ("stride", "max_windows", "window_pooling"):
+            if getattr(args, flag, None) is not None:
+                raise ValueError(
+                    f"--{flag.replace('_', '-')}: {model_dir} was trained without windows; it reads truncated texts only."
+                )
         return
-    stride, max_windows = saved or (default_stride(args.seq_len), DEFAULT_MAX_WINDOWS)
-    args.stride = stride if args.stride is None else args.stride
-    args.max_windows = max_windows if args.max_windows is None else args.max_windows
+    given_pooling = getattr(args, "window_pooling", None)
+    if given_pooling not in (None, model.window_pooling):
+        raise ValueError(
+            f"--window-pooling {given_pooling}: {model_dir} pools its windows by the {model.window_pooling} "
+            "(part of the model); drop the flag."
+        )
+    if args.stride is None:
+        _check_stored_stride(args, model_dir, model)
+    args.stride, args.max_windows = window_settings_of(model, args.seq_len, args.stride, args.max_windows)
+
+
+def _check_stored_stride(args, model_dir, model):
+    """Errors about the stored stride name it as stored, not as a flag the user never gave."""
+    stride = window_settings_of(model, args.seq_len)[0]
+    trained = f"{model_dir} was trained with windows (stride {stride}, stored with the model)"
+    if getattr(args, "text_b_column", None):
+        raise ValueError(f"--text-b-column: {trained}, which read single texts, not pairs.")
+    if stride >= args.seq_len - 2:
+        raise ValueError(
+            f"--seq-len {args.seq_len}: {trained}; its windows need --seq-len of at least {stride + 3} "
+            "(or give a smaller --stride)."
+        )
 
 
 class TextWindows:
@@ -217,16 +254,16 @@ class TextWindows:
             trained without windows) pools the windows.
         tokenizer: its `Tokenizer`.
         seq_len: window length, [CLS] and [SEP] included.
-        stride: tokens between window starts (default half a window).
-        max_windows: windows kept per text (default all: nothing is cut).
+        stride: tokens between window starts; max_windows: windows kept per
+            text. Defaults: the model's (`window_settings_of`).
     """
 
     def __init__(self, model, tokenizer, seq_len, stride=None, max_windows=None):
+        check_window_settings("TextWindows", stride=stride, max_windows=max_windows)
         self.model = model
         self.tokenizer = tokenizer
         self.seq_len = int(seq_len)
-        self.stride = int(stride or default_stride(seq_len))
-        self.max_windows = max_windows
+        self.stride, self.max_windows = _window_settings_or_defaults(model, self.seq_len, stride, max_windows)
         self.pooling = WindowPooling(model.window_pooling or "mean")
 
     def logits(self, text):
@@ -238,10 +275,7 @@ class TextWindows:
         return self.pooling(per_text.to_tensor(), tf.sequence_mask(per_text.row_lengths()))
 
 
-def text_windows(model_dir, model, tokenizer, seq_len):
-    """The `TextWindows` a model directory's texts are read with, or None (truncated)."""
-    saved = read_window_settings(model_dir)
-    if saved is None and model.window_pooling is None:
-        return None
-    stride, max_windows = saved or (None, None)
-    return TextWindows(model, tokenizer, seq_len, stride, max_windows)
+def text_windows(model, tokenizer, seq_len, stride=None, max_windows=None):
+    """The `TextWindows` a classifier reads single texts with (`window_settings_of`), or None (truncated)."""
+    settings = window_settings_of(model, seq_len, stride, max_windows)
+    return None if settings is None else TextWindows(model, tokenizer, seq_len, *settings)

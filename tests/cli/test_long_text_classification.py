@@ -4,8 +4,9 @@ A synthetic task whose label is decided only by the LAST words of a text far
 longer than `--seq-len` (the start is label-independent filler): a tiny model
 learns it with `--stride` (windows, logits pooled) and stays at chance
 without (truncation never shows it the label word). The windowed model's
-settings are stored with it, and `evaluate`, the export's raw-text
-`serving_default` and `kbi.classify` read long texts the same way.
+settings are in its config, and `evaluate`, the export's raw-text
+`serving_default` and `kbi.classify` read texts longer than the window cap
+the same way, with no window flags given.
 """
 
 import json
@@ -20,7 +21,6 @@ from cli_support import run_in_process
 
 from keras_bert_impl import BertConfig, BertPretrainer, bert_backbone, classify
 from keras_bert_impl.model_dir import load_model_dir, save_model_dir
-from keras_bert_impl.tasks import classification
 
 FILLER = ["the", "cat", "dog", "sat", "on", "a", "mat", "and", "ran", "to", "it", "was", "there", "then"]
 LABEL_WORDS = {"negative": "awful", "positive": "lovely"}
@@ -82,28 +82,54 @@ def test_the_end_of_a_long_text_is_learned_with_windows_only(data, windowed):
 
 
 def test_windows_are_stored_with_the_model_and_evaluate_reads_them(data, windowed, tmp_path):
-    with open(os.path.join(windowed["model"], classification.SETTINGS_FILE)) as f:
-        assert json.load(f) == {"stride": STRIDE, "max_windows": MAX_WINDOWS}
-    assert load_model_dir(windowed["model"], compile=False).model.window_pooling == "mean"
+    model = load_model_dir(windowed["model"], compile=False).model
+    assert (model.window_pooling, model.window_stride, model.max_windows) == ("mean", STRIDE, MAX_WINDOWS)
     assert run_in_process("evaluate", "--model", windowed["model"], "--data", data["dev"],
                           "--output", str(tmp_path / "m.json")) == 0
     with open(tmp_path / "m.json") as f:
         assert json.load(f)["accuracy"] == pytest.approx(windowed["metrics"]["accuracy"], abs=1e-9)
 
 
-def test_the_export_classifies_a_long_text_as_the_python_api(data, windowed):
+def _probabilities(results, label_names):
+    return np.array([[result["probabilities"][name] for name in label_names] for result in results])
+
+
+def test_evaluate_classify_and_the_export_read_texts_past_the_window_cap_alike(data, windowed, tmp_path):
+    # 39 tokens: 5 windows of stride 7, of which the model reads its first MAX_WINDOWS.
+    long_texts = {label: " ".join(["the cat sat"] * 12 + [word] * LABEL_REPEATS) for label, word in LABEL_WORDS.items()}
+    texts = [*long_texts.values(), "lovely", ""]
+    loaded = load_model_dir(windowed["model"], compile=False)
+    api = _probabilities(classify(loaded.model, loaded.tokenizer, texts, loaded.label_names), loaded.label_names)
+    every_window = classify(loaded.model, loaded.tokenizer, texts[:2], loaded.label_names, max_windows=5)
+    assert np.abs(api[:2] - _probabilities(every_window, loaded.label_names)).max() > 1e-3  # the cap matters
     saved = data["root"] / "saved"
     assert run_in_process("export", "--model", windowed["model"], "--output", str(saved)) == 0
-    texts = [" ".join(["the cat sat"] * 7 + [word] * LABEL_REPEATS) for word in LABEL_WORDS.values()] + ["lovely", ""]
     served = tf.saved_model.load(str(saved / "1")).signatures["serving_default"](text=tf.constant(texts))
-    loaded = load_model_dir(windowed["model"], compile=False)
-    api = classify(loaded.model, loaded.tokenizer, texts, loaded.label_names,
-                   stride=STRIDE, max_windows=MAX_WINDOWS)
-    expected = np.array([[result["probabilities"][name] for name in loaded.label_names] for result in api])
-    np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
-    # The served labels are the API's; whether the model learned the task is
-    # the dev-accuracy test's (two hand-made texts depend on the training draw).
-    assert [label.decode() for label in served["label"].numpy()] == [result["label"] for result in api]
+    np.testing.assert_allclose(served["probabilities"].numpy(), api, atol=1e-5)
+    assert [label.decode() for label in served["label"].numpy()] == [loaded.label_names[row.argmax()] for row in api]
+    with open(tmp_path / "long.jsonl", "w") as f:
+        f.writelines(json.dumps({"text": text, "label": label}) + "\n" for label, text in long_texts.items())
+    assert run_in_process("evaluate", "--model", windowed["model"], "--data", str(tmp_path / "long.jsonl"),
+                          "--output", str(tmp_path / "m.json")) == 0
+    with open(tmp_path / "m.json") as f:
+        evaluated = json.load(f)
+    label_ids = [loaded.label_names.index(label) for label in long_texts]
+    assert evaluated["loss"] == pytest.approx(-np.mean(np.log(api[[0, 1], label_ids])), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--window-pooling", "max"], "--window-pooling max: {model} pools its windows by the mean"),
+        (["--seq-len", "8"], "--seq-len 8: {model} was trained with windows (stride 7, stored with the model)"),
+        (["--text-b-column", "b"], "--text-b-column: {model} was trained with windows (stride 7, stored with the model)"),
+    ],
+)
+def test_evaluate_errors_name_the_stored_window_settings(data, windowed, flags, message, capsys):
+    status = run_in_process("evaluate", "--model", windowed["model"], "--data", data["dev"], *flags)
+    error = capsys.readouterr().err
+    assert status == 2
+    assert error.startswith(f"error: {message.format(model=windowed['model'])}") and error.count("\n") == 1, error
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ from keras_bert_impl.serving.graph_ops import (
     saved_model_ops,
     tensorflow_text_ops,
 )
-from keras_bert_impl.tasks import classification, question_answering
+from keras_bert_impl.tasks import question_answering
 from keras_bert_impl.serving.warmup import read_warmup_file
 from tiny_models import LABELS, make_tiny_model_dir
 
@@ -63,7 +63,8 @@ def make_tiny_task_dir(path, kind):
     if kind == "token_classifier":
         model, labels = BertTokenClassifier(backbone, num_classes=len(TAGS)), TAGS
     elif kind == "windowed_classifier":
-        model, labels = BertClassifier(backbone, num_classes=len(LABELS), window_pooling="mean"), LABELS
+        model = BertClassifier(backbone, num_classes=len(LABELS), window_pooling="mean", window_stride=5, max_windows=3)
+        labels = LABELS
     else:
         model, labels = BertQuestionAnswerer(backbone), None
     save_model_dir(path, model, vocab_file, lowercase=True, seq_len=16, label_names=labels)
@@ -71,9 +72,6 @@ def make_tiny_task_dir(path, kind):
         settings = {"doc_stride": 4, "max_query_length": 6, "max_answer_length": 4, "n_best": 3}
         with open(os.path.join(path, question_answering.SETTINGS_FILE), "w") as f:
             json.dump({**settings, "null_threshold": None}, f)
-    if kind == "windowed_classifier":
-        with open(os.path.join(path, classification.SETTINGS_FILE), "w") as f:
-            json.dump({"stride": 5, "max_windows": 3}, f)
     return path
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_bert_impl import BertClassifier, BertConfig, Tokenizer, bert_backbone
+from keras_bert_impl import BertClassifier, BertConfig, Tokenizer, bert_backbone, classify
+from keras_bert_impl.choices import DEFAULT_MAX_WINDOWS
 from keras_bert_impl.data import pipelines
 from keras_bert_impl.layers import WindowPooling, WindowRows
-from keras_bert_impl.tasks.classification import TextWindows
+from keras_bert_impl.tasks.classification import TextWindows, window_settings_of
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "good", "bad", "."]
 SHORT_TEXTS = ["the cat sat on the mat .", "good", "", "bad cat"]
@@ -127,3 +128,40 @@ def test_windowed_batches_are_static_or_bucketed_by_window_count(models):
     assert shapes(True) == [(1, 1, 12), (2, 1, 12), (2, 4, 12)]
     with pytest.raises(ValueError, match="windows .stride. and packing exclude each other"):
         pipelines.classification_dataset(examples, tokenizer, seq_len=12, batch_size=2, stride=4, max_windows=2, pack=True)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"stride": 0}, "stride=0; expected an integer of at least 1"),
+        ({"stride": 5, "max_windows": 0}, "max_windows=0; expected an integer of at least 1"),
+        ({"max_windows": 2}, "max_windows=2 needs a stride"),
+    ],
+)
+def test_window_settings_below_one_are_errors_naming_the_value(models, settings, message):
+    with pytest.raises(ValueError, match=message):
+        classify(models["plain"], models["tokenizer"], LONG_TEXT, **settings)
+    with pytest.raises(ValueError, match="BertClassifier: window_stride=0; expected an integer of at least 1"):
+        BertClassifier(models["plain"].backbone, num_classes=3, window_pooling="mean", window_stride=0)
+    with pytest.raises(ValueError, match="window_stride=4, max_windows=None need window_pooling"):
+        BertClassifier(models["plain"].backbone, num_classes=3, window_stride=4)
+
+
+def test_window_settings_come_from_the_config_with_one_set_of_defaults(models):
+    windowed = BertClassifier(models["plain"].backbone, 3, window_pooling="max", window_stride=3, max_windows=2)
+    clone = BertClassifier.from_config(windowed.get_config())
+    assert window_settings_of(clone, 12) == (3, 2)
+    assert window_settings_of(clone, 12, max_windows=5) == (3, 5)
+    assert window_settings_of(models["windowed"]["mean"], 12) == (5, DEFAULT_MAX_WINDOWS)
+    assert window_settings_of(models["plain"], 12) is None
+    assert window_settings_of(models["plain"], 12, stride=4) == (4, DEFAULT_MAX_WINDOWS)
+    reader = TextWindows(clone, models["tokenizer"], 12)
+    assert (reader.stride, reader.max_windows) == (3, 2)
+
+
+def test_pairs_on_a_windowed_classifier_are_truncated_as_on_a_plain_one(models):
+    pairs = [("the cat sat on the mat .", LONG_TEXT), ("good", "bad")]
+    plain = classify(models["plain"], models["tokenizer"], pairs, seq_len=12)
+    windowed = classify(models["windowed"]["mean"], models["tokenizer"], pairs, seq_len=12)
+    for a, b in zip(plain, windowed):
+        np.testing.assert_allclose(list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-5)
