@@ -87,7 +87,10 @@ def explain(
         steps: integration points; more is slower and more exact.
         seq_len: most tokens per text, [CLS] and [SEP] included; default the
             training length (`tokenizer.model_max_length`), as `classify`.
-            Words cut off are not listed (and not tagged).
+            Words cut off are not listed (and not tagged). A classifier
+            trained with windows is explained on texts of one window only:
+            its label for a longer text pools windows, which one path of
+            integration cannot follow, so such a text is an error.
 
     Returns:
         For each text, a dict. Classifier: "text", "label", "label_id",
@@ -101,8 +104,9 @@ def explain(
         dict.
 
     Raises:
-        ValueError: another model, an unknown target or baseline, or
-            `steps` < 1.
+        ValueError: another model, an unknown target or baseline,
+            `steps` < 1, or a text longer than one window of a windowed
+            classifier.
 
     Example:
 
@@ -155,11 +159,23 @@ def _target_id(target, label_names):
 
 
 def _text_path(model, tokenizer, text, seq_len, baseline):
+    if getattr(model, "window_pooling", None) is not None:
+        _check_one_window(tokenizer, text, seq_len)
     words, inputs, word_of_token = _pack_words(tokenizer, text, seq_len)
     logits_of = _logits_from_token_vectors(model, inputs["segment_ids"], inputs["padding_mask"])
     vectors, baseline_vectors = _token_vectors(model, tokenizer, inputs, baseline)
     text = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     return _TextPath(text, words, word_of_token, logits_of, vectors, baseline_vectors)
+
+
+def _check_one_window(tokenizer, text, seq_len):
+    pieces = int(tokenizer(tf.constant([text], dtype=tf.string)).row_lengths()[0])
+    if pieces > seq_len - 2:
+        raise ValueError(
+            f"explain: a text of {pieces} word pieces is more than one window ({seq_len - 2}) of a "
+            "classifier trained with windows, whose label pools its windows; explanations cover "
+            "one window only. Explain a shorter passage of it."
+        )
 
 
 def _label_explainer(label_names, target, steps):

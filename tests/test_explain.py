@@ -198,3 +198,12 @@ def test_token_classifier_entities_are_the_taggers_and_complete(rough_tagger, to
     assert [e["entity"] for e in only] == [e["entity"] for e in result["entities"] if e["label"] == "LOC"]
     with pytest.raises(ValueError, match="needs its tags"):
         explain(rough_tagger, tokenizer, text)
+
+
+def test_a_windowed_classifier_explains_one_window_texts_only(rough, tokenizer):
+    windowed = kbi.BertClassifier(rough.backbone, num_classes=len(LABELS), window_pooling="mean")
+    windowed.get_layer("classification_head").set_weights(rough.get_layer("classification_head").get_weights())
+    short = explain(windowed, tokenizer, "the cat was good", seq_len=8, steps=4)
+    assert short["logit"] == pytest.approx(explain(rough, tokenizer, "the cat was good", seq_len=8, steps=4)["logit"], abs=1e-5)
+    with pytest.raises(ValueError, match="a text of 7 word pieces is more than one window .6."):
+        explain(windowed, tokenizer, "the dogs was very good .", seq_len=8, steps=4)

@@ -11,7 +11,8 @@ def add_explain_arguments(parser):
     parser.add_argument(
         "--explain", action="store_true",
         help="with --model: show how much each word moved the predicted label, or each "
-        "entity of a token classifier (integrated gradients), shaded on a terminal and ranked",
+        "entity of a token classifier (integrated gradients), shaded on a terminal and ranked; "
+        "a classifier trained with --stride explains texts of one window only",
     )
     parser.add_argument(
         "--explain-html", metavar="FILE",
