@@ -1,6 +1,7 @@
 """`train_tf.py fill-mask`: the likeliest tokens for each [MASK] in a text."""
 
 import json
+import os
 import sys
 
 from keras_bert_impl.choices import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
@@ -22,8 +23,10 @@ def register(subparsers):
     add_source_arguments(parser)
     parser.add_argument(
         "--embedded-held-out", action="store_true",
-        help="instead of TEXTs: the embedded corpus's 20 held-out sentences (never pretrained "
-        "on), one content word masked in each; prints how many have that word in the top k",
+        help="instead of TEXTs (with --model): the embedded corpus's 20 held-out sentences "
+        "(never pretrained on), one content word masked in each; prints how many have that "
+        "word in the top k, and how many of the words are one vocabulary piece (a word of "
+        "several pieces cannot fill one [MASK])",
     )
     parser.add_argument(
         "--top-k", type=int,
@@ -65,14 +68,18 @@ def run(args):
     outputs = signatures("fill_mask", text=texts)
     results = [_result(text, outputs, i, top_k) for i, text in enumerate(texts)]
     if words:
-        _score(results, words)
+        _score(results, words, _vocabulary(args.model))
     if args.json:
         print(json.dumps(results, ensure_ascii=False, indent=2))
     else:
         _print_results(results)
         if words:
             hits = sum(result["word_in_top_k"] for result in results)
-            print(f"held-out fill-mask: the masked word is in the top {top_k} for {hits} of {len(results)} sentences")
+            one_piece = sum(result["word_is_one_piece"] for result in results)
+            print(
+                f"held-out fill-mask: the masked word is in the top {top_k} for {hits} of {len(results)} "
+                f"sentences ({one_piece} of the {len(results)} words are one vocabulary piece)"
+            )
     return 0
 
 
@@ -82,18 +89,33 @@ def _texts_and_words(args):
         return read_texts(args), None
     if args.texts:
         raise ValueError("--embedded-held-out brings its own sentences; drop the TEXT arguments.")
+    if not args.model:
+        raise ValueError(
+            "--embedded-held-out needs --model: its vocabulary tells which masked words are one "
+            "piece, the only words one [MASK] can hold."
+        )
     from keras_bert_impl.data.embedded import embedded_fill_mask_examples
 
     texts, words = zip(*embedded_fill_mask_examples())
     return list(texts), list(words)
 
 
-def _score(results, words):
-    """Adds `word` (the masked one) and `word_in_top_k` to each one-mask result."""
+def _vocabulary(model_dir):
+    from keras_bert_impl.model_dir import VOCAB_FILE
+    from keras_bert_impl.text.vocab import load_vocab
+
+    return set(load_vocab(os.path.join(model_dir, VOCAB_FILE)))
+
+
+def _score(results, words, vocabulary):
+    """Adds `word` (the masked one), `word_is_one_piece` and `word_in_top_k` to
+    each one-mask result. One [MASK] predicts one piece, so only a word that is
+    one vocabulary piece can be a hit; the others are counted apart."""
     for result, word in zip(results, words):
         tokens = [candidate["token"] for mask in result["masks"][:1] for candidate in mask["candidates"]]
         result["word"] = word
-        result["word_in_top_k"] = word in tokens
+        result["word_is_one_piece"] = word in vocabulary
+        result["word_in_top_k"] = result["word_is_one_piece"] and word in tokens
 
 
 def _check_every_text_has_a_mask(texts):

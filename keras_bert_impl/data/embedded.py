@@ -193,9 +193,11 @@ def _is_content_word(word):
 
 
 def _mask_word(sentence, word):
-    """The sentence with the first whole-word occurrence of `word` (any case) masked."""
+    """The sentence with the first whole-word occurrence of `word` (any case)
+    after its first word masked: the first word is never a candidate."""
+    first, rest = sentence.split(" ", 1)
     pattern = re.compile(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", re.IGNORECASE)
-    return pattern.sub("[MASK]", sentence, count=1)
+    return f"{first} {pattern.sub('[MASK]', rest, count=1)}"
 
 
 @functools.cache

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from keras_bert_impl.cli import export, fill_mask, predict, run_guarded
+from keras_bert_impl.model_dir import load_model_dir
 
 # The tiny models the serving tests use; loaded by path because tests/ is not a package.
 _spec = importlib.util.spec_from_file_location(
@@ -144,13 +145,19 @@ def test_fill_mask_json_from_export_and_model_dir(dirs, capsys):
 def test_fill_mask_scores_the_embedded_held_out_sentences(dirs, capsys):
     results = json_output(capsys, "fill-mask", "--model", dirs["pretrainer"], "--embedded-held-out")
     assert len(results) == 20
+    vocabulary = set(load_model_dir(dirs["pretrainer"], compile=False).tokenizer.vocabulary)
     for result in results:
         tokens = [c["token"] for c in result["masks"][0]["candidates"]] if result["masks"] else []
-        assert result["word_in_top_k"] == (result["word"] in tokens)
+        assert result["word_is_one_piece"] == (result["word"] in vocabulary)
+        assert result["word_in_top_k"] == (result["word_is_one_piece"] and result["word"] in tokens)
     assert main("fill-mask", "--model", dirs["pretrainer"], "--embedded-held-out") == 0
     hits = sum(result["word_in_top_k"] for result in results)
+    one_piece = sum(result["word_is_one_piece"] for result in results)
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last == f"held-out fill-mask: the masked word is in the top 5 for {hits} of 20 sentences"
+    assert last == (f"held-out fill-mask: the masked word is in the top 5 for {hits} of 20 sentences "
+                    f"({one_piece} of the 20 words are one vocabulary piece)")
+    assert main("fill-mask", "--saved-model", dirs["mlm_export"], "--embedded-held-out") == 2
+    assert "--embedded-held-out needs --model" in capsys.readouterr().err
     assert main("fill-mask", "--model", dirs["pretrainer"], "--embedded-held-out", "a [MASK]") == 2
     assert "drop the TEXT arguments" in capsys.readouterr().err
 

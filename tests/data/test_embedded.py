@@ -112,6 +112,10 @@ def test_held_out_sentences_are_not_in_the_pretraining_corpus():
     assert not {text.lower() for text in pretraining} & {text.lower() for text in unmasked}
 
 
+def test_masking_skips_the_first_word_even_when_it_is_the_masked_word():
+    assert embedded._mask_word("Queue items go to the queue.", "queue") == "Queue items go to the [MASK]."
+
+
 def test_fill_mask_masks_the_most_frequent_content_word_of_evenly_spread_sentences():
     examples = embedded_fill_mask_examples()
     assert len(examples) == 20 and len({text for text, _ in examples}) == 20
