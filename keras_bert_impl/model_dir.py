@@ -142,7 +142,18 @@ def save_model_dir(
 
 def _read_tokenizer_config(path):
     """The folder's `tokenizer_config.json` as a dict ({} when absent)."""
-    file = os.path.join(path, TOKENIZER_CONFIG_FILE)
+    return read_json_settings(path, TOKENIZER_CONFIG_FILE)
+
+
+def read_json_settings(path, file_name):
+    """A JSON object saved in a model directory, as a dict ({} when the file is
+    absent): the tokenizer config, or the settings a task saved beside its
+    model (`model_files` in `tasks/__init__.py`).
+
+    Raises:
+        ValueError: the file is not a JSON object.
+    """
+    file = os.path.join(path, file_name)
     if not os.path.exists(file):
         return {}
     try:

@@ -42,7 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl.data.packing import pack_padded_rows, packed_rows_per_batch, unpad
-from keras_bert_impl.text.masking import MlmMasker, sample_pretraining_pairs
+from keras_bert_impl.text.masking import MlmMasker, pair_token_budget, sample_pretraining_pairs
 from keras_bert_impl.text.packing import SegmentPacker
 from keras_bert_impl.text.windows import pack_windows
 
@@ -211,7 +211,7 @@ def pretraining_examples(documents, tokenizer, *, seq_len, nsp, short_seq_prob, 
         `tf.data.Dataset` of dicts {"segment_a", "segment_b": int32 [None]
         token ids (segment_b empty without nsp), "nsp_label": int32}.
     """
-    max_num_tokens = seq_len - 3 if nsp else seq_len - 2
+    max_num_tokens = pair_token_budget(seq_len, nsp)
     tokenized = documents.map(
         lambda sentences: tokenizer(sentences), num_parallel_calls=AUTOTUNE
     ).enumerate()

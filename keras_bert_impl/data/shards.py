@@ -33,7 +33,7 @@ import tensorflow as tf
 from keras_bert_impl.data import sources
 from keras_bert_impl.io_utils import atomic_path, write_text_atomically
 from keras_bert_impl.model_dir import VOCAB_FILE
-from keras_bert_impl.text.masking import sample_pretraining_pairs
+from keras_bert_impl.text.masking import pair_token_budget, sample_pretraining_pairs
 from keras_bert_impl.text.vocab import save_vocab
 
 METADATA_FILE = "metadata.json"
@@ -82,7 +82,7 @@ def write_pretraining_shards(
         raise ValueError(
             f"num_shards={num_shards}, document_buffer={document_buffer}: expected >= 1 and >= 2"
         )
-    max_num_tokens = seq_len - 3 if nsp else seq_len - 2
+    max_num_tokens = pair_token_budget(seq_len, nsp)
     rng = np.random.default_rng(seed)
     counts = np.zeros(num_shards, np.int64)
     with atomic_path(output_dir) as temp_dir:

@@ -17,14 +17,13 @@ Example:
 """
 
 import dataclasses
-import json
-import os
 
 import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl.data import squad
 from keras_bert_impl.data.pipelines import shuffle_key, training_passes
+from keras_bert_impl.model_dir import read_json_settings
 from keras_bert_impl.models import BertQuestionAnswerer
 from keras_bert_impl.tasks import TaskData, training_data
 from keras_bert_impl.tasks.arguments import QA_SETTING_FLAGS
@@ -218,11 +217,9 @@ def read_settings(model_dir, seq_len):
     A directory without the file (a converted checkpoint) gets SQuAD's
     defaults and no threshold (always answers).
     """
-    path = os.path.join(model_dir, SETTINGS_FILE)
-    if not os.path.isfile(path):
+    saved = read_json_settings(model_dir, SETTINGS_FILE)
+    if not saved:
         return SpanSettings(seq_len=seq_len), None
-    with open(path, encoding="utf-8") as file:
-        saved = json.load(file)
     threshold = saved.pop("null_threshold")
     return SpanSettings(seq_len=seq_len, **saved), threshold
 

@@ -25,12 +25,12 @@ on its first piece only.
 """
 
 import json
-import os
 
 import tensorflow as tf
 
 from keras_bert_impl.data.pipelines import shuffle_key, training_passes
 from keras_bert_impl.data.tagged import tagged_sentences
+from keras_bert_impl.model_dir import read_json_settings
 from keras_bert_impl.models import BertTokenClassifier
 from keras_bert_impl.tasks import TaskData, training_data
 from keras_bert_impl.tasks.entities import TagSet, decode_entities, entity_metrics
@@ -370,11 +370,8 @@ def model_files(metrics, args):
 def read_stride(model_dir, seq_len):
     """The stride a model directory was trained with; half a window when it
     has none saved (a converted checkpoint)."""
-    path = os.path.join(model_dir, SETTINGS_FILE)
-    if not os.path.isfile(path):
-        return default_stride(seq_len)
-    with open(path, encoding="utf-8") as file:
-        return int(json.load(file)["stride"])
+    stride = read_json_settings(model_dir, SETTINGS_FILE).get("stride")
+    return default_stride(seq_len) if stride is None else int(stride)
 
 
 def use_saved_settings(args, model_dir, model):

@@ -245,6 +245,12 @@ class _SeededMaskValuesChooser(tf_text.MaskValuesChooser):
         return masked_lm_ids.with_flat_values(values)
 
 
+def pair_token_budget(seq_len, nsp):
+    """The tokens A + B may hold in a row of `seq_len`: less [CLS] A [SEP] B
+    [SEP]'s three special tokens with NSP, [CLS] A [SEP]'s two without."""
+    return seq_len - 3 if nsp else seq_len - 2
+
+
 def sample_pretraining_pairs(
     document, other_document, *, max_num_tokens, nsp, short_seq_prob, rng
 ):
@@ -254,8 +260,7 @@ def sample_pretraining_pairs(
         document: list of 1-D int arrays, the token ids of each sentence.
         other_document: sentences of a different document, where NotNext
             segments B come from (unused when nsp=False).
-        max_num_tokens: token budget of A + B (seq_len - 3 with NSP, seq_len - 2
-            without).
+        max_num_tokens: token budget of A + B (`pair_token_budget`).
         nsp: make A/B pairs with next-sentence labels; otherwise only A.
         short_seq_prob: chance of a shorter random target length.
         rng: `numpy.random.Generator`.

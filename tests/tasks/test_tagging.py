@@ -114,6 +114,10 @@ def test_training_stride_is_saved_and_served_with(tmp_path, model):
     served = tagging.serving_signatures(serving)["serving_default"][0].__self__
     assert served.stride == 5 != tagging.default_stride(32)
     assert tagging.read_stride(str(tmp_path / "converted"), 32) == tagging.default_stride(32)
+    # A hand-edited settings file that is not JSON is one error naming it.
+    (tmp_path / tagging.SETTINGS_FILE).write_text("{stride: 5}", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{tagging.SETTINGS_FILE}: not valid JSON"):
+        tagging.read_stride(str(tmp_path), 32)
 
 
 def test_training_passes_are_a_function_of_seed_and_pass(tmp_path):

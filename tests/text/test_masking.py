@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_bert_impl.text import MlmMasker, sample_pretraining_pairs
-from keras_bert_impl.text.masking import IS_NEXT, NOT_NEXT, truncate_pair
+from keras_bert_impl.text.masking import IS_NEXT, NOT_NEXT, pair_token_budget, truncate_pair
 
 PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
 SPECIAL = (PAD, UNK, CLS, SEP, MASK)
@@ -196,3 +196,7 @@ def test_pairs_over_the_budget_are_cut_at_either_end():
 def test_bad_settings_raise(bad):
     with pytest.raises(ValueError):
         _masker(**bad)
+
+
+def test_the_pair_token_budget_leaves_room_for_the_special_tokens():
+    assert (pair_token_budget(128, nsp=True), pair_token_budget(128, nsp=False)) == (125, 126)
