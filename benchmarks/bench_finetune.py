@@ -74,16 +74,20 @@ def load_examples(args):
 
 
 def make_datasets(args, tokenizer, train, evaluation):
-    """Each package's (train, eval) batches of the same tokenized examples."""
-    def batches(examples, shuffle, **layout):
+    """Each package's (one training pass, endless training passes, eval) batches of the same examples."""
+    def batches(examples, shuffle, epochs=1, **layout):
         return pipelines.classification_dataset(
             examples, tokenizer, seq_len=args.seq_len, batch_size=args.batch_size,
-            shuffle=shuffle, seed=args.seed, **layout,
+            shuffle=shuffle, seed=args.seed, epochs=epochs, **layout,
         )
 
+    def training(**layout):
+        # One pass to count an epoch's steps; then every epoch its own shuffled pass.
+        return batches(train, True, **layout), batches(train, True, epochs=None, **layout)
+
     return {
-        common.OURS: (batches(train, True, pack=True), batches(evaluation, False, bucket_by_length=True)),
-        common.HUB: (batches(train, True), batches(evaluation, False)),
+        common.OURS: (*training(pack=True), batches(evaluation, False, bucket_by_length=True)),
+        common.HUB: (*training(), batches(evaluation, False)),
     }
 
 
@@ -103,8 +107,8 @@ def make_classifier(name, initial_backbone, num_classes):
 
 def fine_tune(args, name, initial_backbone, data, label_names):
     """Trains a fresh model for `args.epochs`; returns (seconds, eval accuracy)."""
-    train_data, eval_data = data
-    steps_per_epoch = int(train_data.reduce(0, lambda count, _: count + 1))
+    one_pass, train_stream, eval_data = data
+    steps_per_epoch = int(one_pass.reduce(0, lambda count, _: count + 1))
     model = make_classifier(name, initial_backbone, len(label_names))
     model.compile(
         optimizer=kbi.create_optimizer(args.learning_rate, total_steps=steps_per_epoch * args.epochs),
@@ -112,8 +116,8 @@ def fine_tune(args, name, initial_backbone, data, label_names):
         loss=sparse_cross_entropy(),
     )
     start = time.perf_counter()
-    # As `finetune` does: packed passes differ slightly in their row count.
-    model.fit(train_data.repeat(), epochs=args.epochs, steps_per_epoch=steps_per_epoch, verbose=0)
+    # As `finetune` does: a fixed step count per epoch, each epoch its own shuffled pass.
+    model.fit(train_stream, epochs=args.epochs, steps_per_epoch=steps_per_epoch, verbose=0)
     seconds = time.perf_counter() - start
     accuracy = classification.evaluate(model, TaskData(eval_data, label_names))["accuracy"]
     return seconds, accuracy
@@ -131,8 +135,8 @@ def main(argv=None):
     )
     initial_backbone = kbi.bert_backbone(config)
     print(common.machine_description())
-    for name, (train_data, _) in datasets.items():
-        efficiency, steps = packing_efficiency(train_data)
+    for name, (one_pass, _, _) in datasets.items():
+        efficiency, steps = packing_efficiency(one_pass)
         print(f"{name}: {steps} steps/epoch, {efficiency:.0%} of the training tokens are real text")
     print(f"{args.preset}, seq {args.seq_len}, {args.batch_size} examples/step, {args.epochs} epochs, "
           f"{args.precision}, {args.rounds} rounds, data {args.data}\n")

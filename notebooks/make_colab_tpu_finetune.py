@@ -145,16 +145,21 @@ run in `tf.data` on the VM's CPU, and the TPU only sees int32 ids."""
 DATA_CELL = """\
 from keras_bert_impl.data import pipelines
 
-def batches(split, label_names=None, shuffle=False):
+def batches(split, label_names=None, shuffle=False, epochs=1):
     examples, label_names = sources.classification_examples(
         TRAIN_DATA, text_column=TEXT_COLUMN, split=split, label_names=label_names)
     dataset = pipelines.classification_dataset(
         examples, tokenizer, seq_len=SEQ_LEN, batch_size=BATCH_SIZE, shuffle=shuffle,
-        seed=0, drop_remainder=True)
-    return (dataset if MAX_BATCHES is None else dataset.take(MAX_BATCHES)), label_names
+        seed=0, epochs=epochs, drop_remainder=True)
+    return dataset, label_names
 
-train_data, label_names = batches("train", shuffle=True)
+one_pass, label_names = batches("train", shuffle=True)
+steps_per_epoch = int(one_pass.cardinality()) if MAX_BATCHES is None else MAX_BATCHES
+# Endless (epochs=None): every epoch is its own pass, shuffled by (seed, pass number).
+train_data, _ = batches("train", label_names, shuffle=True, epochs=None)
 eval_data, _ = batches("validation", label_names)
+if MAX_BATCHES is not None:
+    eval_data = eval_data.take(MAX_BATCHES)
 print("labels:", label_names, "| batch shapes:", train_data.element_spec[0]["token_ids"].shape)"""
 
 TRAIN_INTRO = """\
@@ -167,12 +172,13 @@ stay busy. The first epoch starts with the XLA compile."""
 TRAIN_CELL = """\
 from keras_bert_impl.training.optimization import create_optimizer
 
-steps = int(train_data.cardinality()) * EPOCHS
+steps = steps_per_epoch * EPOCHS
 with strategy.scope():
     classifier = kbi.BertClassifier(backbone, num_classes=len(label_names))
     classifier.compile(optimizer=create_optimizer(LEARNING_RATE, steps, warmup_ratio=0.1),
                        steps_per_execution=32 if STRATEGY == "tpu" else 1)
-history = classifier.fit(train_data, validation_data=eval_data, epochs=EPOCHS, verbose=2)"""
+history = classifier.fit(train_data, validation_data=eval_data, epochs=EPOCHS,
+                         steps_per_epoch=steps_per_epoch, verbose=2)"""
 
 EVAL_INTRO = """\
 ## 7. Evaluate
