@@ -21,4 +21,4 @@ def test_naive_bayes_follows_word_counts_and_priors():
 
 def test_naive_bayes_baseline_on_the_embedded_split():
     # The baseline README "The main job" quotes beside the main job's classifier (which does not beat it).
-    assert bench_main_job.naive_bayes_accuracy() == 0.8175
+    assert bench_main_job.naive_bayes_accuracy() == 0.825

@@ -27,12 +27,12 @@ Example:
 
 import collections
 import functools
-import importlib
-import inspect
 import re
 import zlib
 
 import tensorflow as tf
+
+from keras_bert_impl.data import stdlib_docstrings
 
 # Each topic lists modules whose docstrings talk mostly about that topic, so a
 # sentence's words (path, socket, queue, regex...) give its label away.
@@ -86,11 +86,6 @@ _FUNCTION_WORDS = frozenset(
     "same should such than that their them then there these they this those "
     "when where which while will with would".split()
 )
-
-# A sentence ends at ".", "!" or "?" followed by whitespace; the same rule as
-# `sources.split_sentences`, applied after a docstring's wrapped lines are joined.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
 
 def embedded_pretraining_documents():
     """The embedded pretraining corpus as a dataset of documents.
@@ -227,57 +222,9 @@ def _documents():
     `PRETRAINING_ONLY_MODULES`' documents is None."""
     module_groups = [(topic, TOPIC_MODULES[topic]) for topic in LABEL_NAMES]
     module_groups.append((None, PRETRAINING_ONLY_MODULES))
-    documents = []
-    seen = set()  # A class re-exported by two modules becomes one document.
-    for topic, module_names in module_groups:
-        for module_name in module_names:
-            module = importlib.import_module(module_name)
-            for owner, docstrings in _module_docstrings(module):
-                if id(owner) in seen:
-                    continue
-                seen.add(id(owner))
-                sentences = tuple(s for d in docstrings for s in _docstring_sentences(d))
-                if sentences:
-                    documents.append((topic, sentences))
-    return tuple(documents)
-
-
-def _module_docstrings(module):
-    """Yields (owner, docstrings): the module with its functions, then each class."""
-    names = getattr(module, "__all__", None) or [
-        name for name in vars(module) if not name.startswith("_")
-    ]
-    function_docs = [module.__doc__]
-    classes = []
-    for name in sorted(set(names)):
-        member = getattr(module, name, None)
-        if inspect.isclass(member):
-            classes.append(member)
-        elif callable(member):
-            function_docs.append(member.__doc__)
-    yield module, function_docs
-    for cls in classes:
-        # Only the class's own methods: inherited ones would repeat object's docs.
-        method_docs = [
-            getattr(member, "__doc__", None)
-            for name, member in sorted(vars(cls).items())
-            if not name.startswith("_") and (callable(member) or isinstance(member, property))
-        ]
-        yield cls, [cls.__doc__] + method_docs
-
-
-def _docstring_sentences(docstring):
-    """Splits one docstring into clean sentences; skips doctest paragraphs."""
-    if not isinstance(docstring, str):
-        return []
-    sentences = []
-    for paragraph in re.split(r"\n\s*\n", inspect.cleandoc(docstring)):
-        lines = [line.strip() for line in paragraph.splitlines()]
-        if any(line.startswith((">>>", "...")) for line in lines):
-            continue
-        text = " ".join(" ".join(lines).split())
-        sentences.extend(s for s in _SENTENCE_END.split(text) if any(c.isalpha() for c in s))
-    return sentences
+    return tuple(
+        (topic, tuple(sentences)) for topic, sentences in stdlib_docstrings.read_in_clean_python(module_groups)
+    )
 
 
 def _is_prose(sentence):
