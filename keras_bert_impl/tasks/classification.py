@@ -110,12 +110,10 @@ def load_data(args, tokenizer, source, label_names, split, training):
 
 def build_model(backbone, label_names, args):
     windows = window_settings(args)
-    if windows is None:
-        return BertClassifier(backbone, num_classes=max(len(label_names), 2))
-    return BertClassifier(
-        backbone, num_classes=max(len(label_names), 2), window_pooling=getattr(args, "window_pooling", None) or "mean",
-        window_stride=windows[0], max_windows=windows[1],
+    window_config = {} if windows is None else dict(
+        window_pooling=getattr(args, "window_pooling", None) or "mean", window_stride=windows[0], max_windows=windows[1]
     )
+    return BertClassifier(backbone, num_classes=max(len(label_names), 2), **window_config)
 
 
 def evaluate(model, data):
