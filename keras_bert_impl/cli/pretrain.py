@@ -207,17 +207,23 @@ class _CorpusData:
         self._pack = args.pack
         self._corpus = " ".join(args.corpus)
 
+    @functools.cached_property
+    def _one_pass(self):
+        # Built once: tracing the tokenizing and masking steps takes seconds,
+        # and the checks and the plan each read this same pass.
+        return self._build(epochs=1)
+
     def describe_rows(self, seq_len):
         """How much of each row is text, measured on the first batches."""
         from keras_bert_impl.data.packing import packing_efficiency
 
-        efficiency, _ = packing_efficiency(self._build(epochs=1), max_batches=20)
+        efficiency, _ = packing_efficiency(self._one_pass, max_batches=20)
         layout = "packed" if self._pack else "one example each"
         return f"rows of {seq_len} tokens ({layout}): {efficiency:.0%} of the tokens are real text"
 
     def batches_per_pass(self):
         """Batches in one pass over the corpus (it is read once to count them)."""
-        count = int(self._build(epochs=1).reduce(0, lambda n, _: n + 1))
+        count = int(self._one_pass.reduce(0, lambda n, _: n + 1))
         if count == 0:
             raise ValueError(
                 f"--corpus {self._corpus} gives no full batch; lower --batch-size or add text."
@@ -225,7 +231,7 @@ class _CorpusData:
         return count
 
     def check_not_empty(self):
-        if not any(True for _ in self._build(epochs=1).take(1)):
+        if not any(True for _ in self._one_pass.take(1)):
             raise ValueError(
                 f"--corpus {self._corpus} gives no training example: it has no "
                 "text (only blank lines?)."
