@@ -246,6 +246,9 @@ class _CorpusData:
         """
         from keras_bert_impl.training.strategy import shard_by_data
 
+        # The checks are done: free the cache of their pass (the whole corpus,
+        # tokenized, after `batches_per_pass`) before training fills its own.
+        self.__dict__.pop("_one_pass", None)
         return shard_by_data(self._build(epochs=None, start_batch=start_batch))
 
 

@@ -22,6 +22,7 @@ clipping on the all-reduced gradient (training/optimization.py).
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -174,6 +175,9 @@ def test_stopped_and_killed_workers_resume_together_to_the_uninterrupted_weights
             assert "eagerly has significant overhead" not in log_path.read_text()
         stopped_at = _backup_step(output, 0)
         assert stopped_at == _backup_step(output, 1) >= 2
+        # The non-chief learned its vocabulary into its own temporary directory
+        # on this fresh start, and removed it before training.
+        assert list(workers[1][2].iterdir()) == [], "non-chief worker left files behind"
 
         # 2. SIGKILL worker 1 a little later; the survivor is stopped too.
         workers = _start_workers(tmp_path, argv, "kill")
@@ -217,9 +221,13 @@ def test_stopped_and_killed_workers_resume_together_to_the_uninterrupted_weights
     single_losses = read_json(os.path.join(single_output, "history.json"))["loss"]
     print("per-step losses, two workers after the resume:", cluster_losses)
     print("per-step losses, one process:", single_losses)
-    assert len(single_losses) == FAULT_STEPS and 1 <= len(cluster_losses) <= FAULT_STEPS - stopped_at
+    resumed = re.search(r"resuming from backup at epoch .*\(step (\d+)\)", workers[0][1].read_text())
+    assert resumed, _tail(workers[0][1])
+    resumed_at = int(resumed.group(1))
+    assert stopped_at <= resumed_at < FAULT_STEPS
+    assert len(single_losses) == FAULT_STEPS and len(cluster_losses) == FAULT_STEPS - resumed_at
     np.testing.assert_allclose(cluster_losses, single_losses[-len(cluster_losses):], rtol=0, atol=1e-5)
-    expected, resumed = _final_weights(single_output), _final_weights(output)
-    assert sorted(resumed) == sorted(expected)
+    expected, final = _final_weights(single_output), _final_weights(output)
+    assert sorted(final) == sorted(expected)
     for name, value in expected.items():
-        np.testing.assert_allclose(resumed[name], value, rtol=0, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(final[name], value, rtol=0, atol=1e-6, err_msg=name)
