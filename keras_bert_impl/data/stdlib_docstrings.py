@@ -26,6 +26,8 @@ import sys
 
 # A sentence ends at ".", "!" or "?" followed by whitespace; the same rule as
 # `sources.split_sentences`, applied after a docstring's wrapped lines are joined.
+# Written again here because that one is in-graph and this script may import
+# only the standard library.
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 

@@ -101,6 +101,30 @@ def training_data(passes, label_names, examples=None):
     )
 
 
+def shuffled_training_data(batches_of_pass, *, seed, shuffle_buffer, label_names, examples=None):
+    """`training_data` of in-memory examples: `batches_of_pass(shuffle_this_pass)`
+    as `pipelines.training_passes` takes it, each pass shuffled by (`seed`,
+    pass) over `shuffle_buffer` elements, prefetched.
+
+    Example:
+
+    >>> shuffled_training_data(lambda shuffle: shuffle(windows).batch(32),  # doctest: +SKIP
+    ...                        seed=0, shuffle_buffer=num_windows, label_names=tag_names)
+    """
+    # Imported here: this module is read by `--help`, which must not start TensorFlow.
+    import tensorflow as tf
+
+    from keras_bert_impl.data.pipelines import shuffle_key, training_passes
+
+    def passes(epochs, start_batch):
+        return training_passes(
+            batches_of_pass, shuffle_seed=shuffle_key(seed), epochs=epochs, start_batch=start_batch,
+            shuffle_buffer=shuffle_buffer,
+        ).prefetch(tf.data.AUTOTUNE)
+
+    return training_data(passes, label_names, examples)
+
+
 def names():
     """The task names, in --help order."""
     return list(_MODULES)

@@ -22,10 +22,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl.data import squad
-from keras_bert_impl.data.pipelines import shuffle_key, training_passes
 from keras_bert_impl.model_dir import read_json_settings
 from keras_bert_impl.models import BertQuestionAnswerer
-from keras_bert_impl.tasks import TaskData, training_data
+from keras_bert_impl.tasks import TaskData, shuffled_training_data
 from keras_bert_impl.tasks.arguments import QA_SETTING_FLAGS
 from keras_bert_impl.tasks.qa_features import (
     SpanSettings,
@@ -75,14 +74,10 @@ def load_data(args, tokenizer, source, label_names, split, training):
     if not training:
         return TaskData(window_batches(questions).prefetch(tf.data.AUTOTUNE), None, examples=facts)
 
-    def passes(epochs, start_batch):
-        return training_passes(
-            lambda shuffle_this_pass: window_batches(shuffle_this_pass(questions)),
-            shuffle_seed=shuffle_key(args.seed), epochs=epochs, start_batch=start_batch,
-            shuffle_buffer=len(examples),
-        ).prefetch(tf.data.AUTOTUNE)
-
-    return training_data(passes, None, examples=facts)
+    return shuffled_training_data(
+        lambda shuffle_this_pass: window_batches(shuffle_this_pass(questions)),
+        seed=args.seed, shuffle_buffer=len(examples), label_names=None, examples=facts,
+    )
 
 
 def _example_tensors(examples):

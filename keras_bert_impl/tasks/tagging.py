@@ -28,11 +28,10 @@ import json
 
 import tensorflow as tf
 
-from keras_bert_impl.data.pipelines import shuffle_key, training_passes
 from keras_bert_impl.data.tagged import tagged_sentences
 from keras_bert_impl.model_dir import read_json_settings
 from keras_bert_impl.models import BertTokenClassifier
-from keras_bert_impl.tasks import TaskData, training_data
+from keras_bert_impl.tasks import TaskData, shuffled_training_data
 from keras_bert_impl.tasks.entities import TagSet, decode_entities, entity_metrics
 from keras_bert_impl.text.packing import trim_padding
 from keras_bert_impl.text.windows import default_stride, pack_windows
@@ -195,14 +194,11 @@ def load_data(args, tokenizer, source, label_names, split, training):
         batches = windows.batch(args.batch_size).prefetch(tf.data.AUTOTUNE)
         return TaskData(batches, tag_set.tag_names, examples=(data, encoded))
 
-    def passes(epochs, start_batch):
-        return training_passes(
-            lambda shuffle_this_pass: shuffle_this_pass(windows).batch(args.batch_size),
-            shuffle_seed=shuffle_key(args.seed), epochs=epochs, start_batch=start_batch,
-            shuffle_buffer=len(encoded["labels"]),
-        ).prefetch(tf.data.AUTOTUNE)
-
-    return training_data(passes, tag_set.tag_names, examples=(data, encoded))
+    return shuffled_training_data(
+        lambda shuffle_this_pass: shuffle_this_pass(windows).batch(args.batch_size),
+        seed=args.seed, shuffle_buffer=len(encoded["labels"]), label_names=tag_set.tag_names,
+        examples=(data, encoded),
+    )
 
 
 def _with_inside_tags(tag_names):
