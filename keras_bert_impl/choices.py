@@ -14,6 +14,11 @@ OPTIMIZERS = ("adamw", "lamb")
 # model directory that does not record its own is read at.
 DEFAULT_SEQ_LEN = 128
 DEFAULT_MAX_MASKS = 8
+# BERT's share of tokens masked in pretraining (`pretrain --mask-rate`).
+DEFAULT_MASK_RATE = 0.15
+# Starting weights of `pretrain`: BERT's random ones, or attention that starts
+# local (`training.local_attention_init`).
+ATTENTION_INITS = ("bert", "local")
 DEFAULT_TOP_K = 5
 
 # Long-text classification: how window logits pool into a text's, and the

@@ -152,10 +152,9 @@ def embedded_classification(split="train"):
 def embedded_fill_mask_examples():
     """The held-out fill-mask check: sentences with one content word masked.
 
-    Every n-th "validation" sentence that has a content word (n spaces
+    Every n-th of `embedded_fill_mask_candidates()` (n spaces
     `_FILL_MASK_SENTENCES` of them evenly), none of which is in the
-    pretraining corpus, with its most corpus-frequent content word replaced
-    by "[MASK]" (see `_FILL_MASK_SENTENCES` for the rule).
+    pretraining corpus.
 
     Returns:
         A list of `(masked_text, word)`, `word` lower-cased as an uncased
@@ -167,6 +166,24 @@ def embedded_fill_mask_examples():
     >>> len(examples), all("[MASK]" in text for text, _ in examples)
     (20, True)
     """
+    examples = embedded_fill_mask_candidates()
+    return examples[:: len(examples) // _FILL_MASK_SENTENCES][:_FILL_MASK_SENTENCES]
+
+
+def embedded_fill_mask_candidates():
+    """Every "validation" sentence that has a content word, with its most
+    corpus-frequent one replaced by "[MASK]" (the rule of
+    `_FILL_MASK_SENTENCES`): the wider set the 20 held-out examples are
+    drawn from, for a less noisy score.
+
+    Returns:
+        A list of `(masked_text, word)` in the split's order.
+
+    Example:
+
+    >>> len(embedded_fill_mask_candidates()) > 300
+    True
+    """
     frequency = _corpus_word_counts()
     examples = []
     for sentence in _labelled_sentences()["validation"][0]:
@@ -175,7 +192,7 @@ def embedded_fill_mask_examples():
             # The most frequent candidate; of equals, the first in the sentence.
             word = max(candidates, key=lambda w: (frequency[w], -candidates.index(w)))
             examples.append((_mask_word(sentence, word), word))
-    return examples[:: len(examples) // _FILL_MASK_SENTENCES][:_FILL_MASK_SENTENCES]
+    return examples
 
 
 def _sentence_words(sentence):

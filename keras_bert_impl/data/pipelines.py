@@ -41,6 +41,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
+from keras_bert_impl.choices import DEFAULT_MASK_RATE
 from keras_bert_impl.data.packing import pack_padded_rows, packed_rows_per_batch, unpad
 from keras_bert_impl.text.masking import MlmMasker, pair_token_budget, sample_pretraining_pairs
 from keras_bert_impl.text.packing import SegmentPacker
@@ -58,6 +59,7 @@ def pretraining_dataset(
     max_predictions,
     nsp=False,
     whole_word_masking=False,
+    mask_rate=DEFAULT_MASK_RATE,
     seed=None,
     shuffle=True,
     epochs=1,
@@ -81,6 +83,8 @@ def pretraining_dataset(
             document); otherwise each example is one segment of consecutive
             sentences.
         whole_word_masking: mask all pieces of a word together.
+        mask_rate: share of each row's tokens to predict (BERT: 0.15), up to
+            `max_predictions`.
         seed: makes segments, shuffles and masks reproducible; None draws
             fresh randomness.
         shuffle: shuffle examples (each pass anew).
@@ -116,7 +120,7 @@ def pretraining_dataset(
     return masked_pretraining_batches(
         examples, tokenizer, seq_len=seq_len, batch_size=batch_size,
         max_predictions=max_predictions, nsp=nsp, whole_word_masking=whole_word_masking,
-        seeds=seeds, shuffle=shuffle, epochs=epochs, start_batch=start_batch,
+        mask_rate=mask_rate, seeds=seeds, shuffle=shuffle, epochs=epochs, start_batch=start_batch,
         shuffle_buffer=shuffle_buffer, drop_remainder=drop_remainder,
         pack=pack, max_examples_per_row=max_examples_per_row,
     )
@@ -132,6 +136,7 @@ def masked_pretraining_batches(
     nsp,
     seeds,
     whole_word_masking=False,
+    mask_rate=DEFAULT_MASK_RATE,
     shuffle=True,
     epochs=1,
     start_batch=0,
@@ -151,7 +156,8 @@ def masked_pretraining_batches(
     """
     packer = SegmentPacker.from_tokenizer(tokenizer, seq_len)
     masker = MlmMasker.from_tokenizer(
-        tokenizer, max_predictions=max_predictions, whole_word=whole_word_masking
+        tokenizer, max_predictions=max_predictions, whole_word=whole_word_masking,
+        selection_rate=mask_rate,
     )
 
     def one_pass(shuffle_this_pass):

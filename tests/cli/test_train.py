@@ -2,9 +2,11 @@
 
 import os
 
+import numpy as np
 import pytest
 
 from keras_bert_impl.model_dir import load_model_dir
+from keras_bert_impl.training.local_attention_init import sinusoid_table
 
 from cli_support import read_json, run_in_process as _run
 
@@ -45,6 +47,21 @@ def test_pretrain_finetune_evaluate_chain(tmp_path, corpus_file, labelled_files)
     assert read_json(out)["accuracy"] == pytest.approx(metrics["accuracy"])
 
 
+def test_pretrain_starts_from_local_attention_at_the_mask_rate(tmp_path, capsys, corpus_file):
+    output = str(tmp_path / "out")
+    # One step at a learning rate of 1e-12: the saved weights are the starting ones.
+    assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "1",
+                "--learning-rate", "1e-12",
+                "--attention-init", "local", "--mask-rate", "0.4", "--whole-word-masking",
+                "--output", output, *TINY) == 0
+    assert ("masked LM on 40% of the tokens (at most 13 per row, whole words), local starting "
+            "weights") in capsys.readouterr().out
+    backbone = load_model_dir(output).model.backbone
+    positions = backbone.embeddings.position_embeddings.numpy()
+    expected = np.sqrt(2) * backbone.config.initializer_range * sinusoid_table(*positions.shape)
+    np.testing.assert_allclose(positions, expected, rtol=1e-6, atol=1e-9)
+
+
 def test_finetune_from_random_init_with_vocab_and_mirrored(tmp_path, labelled_files):
     train, evaluation = labelled_files
     vocab = tmp_path / "vocab.txt"
@@ -72,6 +89,7 @@ def test_pretrain_under_mixed_precision(tmp_path, corpus_file, precision):
         (["pretrain", "--seq-len", "600"], "--seq-len 600 exceeds the model's max_position_embeddings (512)"),
         (["pretrain", "--batch-size", "7", "--strategy", "mirrored"], "7"),
         (["pretrain", "--steps", "0"], "--steps must be positive"),
+        (["pretrain", "--mask-rate", "1.5"], "--mask-rate 1.5: expected a share between 0 and 1"),
         (["finetune", "--train", "x.tsv"], "--vocab"),
         (["evaluate", "--model", "/nonexistent/model", "--data", "embedded"], "/nonexistent/model"),
     ],

@@ -94,6 +94,19 @@ def test_pretraining_without_nsp_uses_one_segment(tokenizer):
     assert (x["segment_ids"].numpy() == 0).all()
 
 
+@pytest.mark.parametrize("mask_rate", [0.15, 0.4])
+def test_mask_rate_sets_the_predictions_per_row(tokenizer, mask_rate):
+    dataset = pretraining_dataset(
+        _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=32, seed=4,
+        mask_rate=mask_rate,
+    )
+    for x, _, w in _epoch(dataset):
+        # Every real token but [CLS] and [SEP] can be masked.
+        maskable = x["padding_mask"].sum(axis=1) - 2
+        expected = np.maximum(1, np.round(mask_rate * maskable))
+        np.testing.assert_array_equal(w["mlm"].sum(axis=1), expected)
+
+
 def _masked_stream(tokenizer, **kwargs):
     return pretraining_dataset(
         _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=5,
