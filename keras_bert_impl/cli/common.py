@@ -16,6 +16,20 @@ from keras_bert_impl.training.signals import StopRequest, TrainingInterrupted
 PROGRESS_SECONDS = 30.0
 
 
+def add_dropout_argument(parser, default_text):
+    """Adds --dropout: the rate on embeddings, block outputs and attention."""
+    parser.add_argument(
+        "--dropout", type=float,
+        help=f"dropout rate on embeddings, block outputs and attention probabilities "
+        f"(default {default_text})",
+    )
+
+
+def check_dropout(args):
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise ValueError(f"--dropout {args.dropout}: expected a rate from 0 up to 1, e.g. 0.1.")
+
+
 def add_run_arguments(parser, seq_len=128, batch_size=32):
     """Adds --seq-len, --batch-size, --strategy, --precision, --jit-compile, --seed.
 

@@ -42,6 +42,7 @@ def register(subparsers):
     parser.add_argument("--learning-rate", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
     parser.add_argument("--warmup-ratio", type=float, default=0.1, help="fraction of steps warming up (default 0.1)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="adamw or lamb")
+    common.add_dropout_argument(parser, "the --init model's")
     parser.add_argument("--output", required=True, help="output model directory")
     common.add_run_arguments(parser, seq_len=128, batch_size=32)
     parser.set_defaults(run=run)
@@ -113,12 +114,14 @@ def _task_files(task, metrics, args):
 def finetune(args):
     """Runs a fine-tuning job; returns `(metrics, output_dir)`."""
     from keras_bert_impl.data.packing import packing_efficiency
+    from keras_bert_impl.models import with_dropout
     from keras_bert_impl.text import Tokenizer
     from keras_bert_impl.training.callbacks import backup_batches
     from keras_bert_impl.training.optimization import create_optimizer
     from keras_bert_impl.training.strategy import shard_by_data
 
     common.check_positive(args, "epochs", "learning_rate")
+    common.check_dropout(args)
     task = tasks.resolve(args.task, args.train)
     if hasattr(task, "check_arguments"):  # before a large checkpoint is loaded
         task.check_arguments(args)
@@ -128,6 +131,8 @@ def finetune(args):
         backbone, vocab_file, lowercase = load_initial_backbone(
             args.init, args.preset, args.vocab, args.lowercase
         )
+        if args.dropout is not None:
+            backbone = with_dropout(backbone, args.dropout)
     common.check_seq_len(args.seq_len, backbone.config)
     tokenizer = Tokenizer(vocab_file, lowercase=lowercase)
     train = task.load_data(args, tokenizer, args.train, None, "train", training=True)

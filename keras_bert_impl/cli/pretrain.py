@@ -97,6 +97,9 @@ def register(subparsers):
     parser.add_argument("--learning-rate", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
     parser.add_argument("--warmup-ratio", type=float, default=0.1, help="fraction of steps warming up (default 0.1)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="adamw (BERT) or lamb (large batches)")
+    common.add_dropout_argument(
+        parser, "the preset's or --config's, 0.1 in BERT; 0 learns faster in a run of minutes"
+    )
     parser.add_argument("--output", required=True, help="output model directory")
     common.add_run_arguments(parser, seq_len=128, batch_size=32)
     parser.set_defaults(run=run)
@@ -182,6 +185,7 @@ def _check_arguments(args):
     from keras_bert_impl.data import sources
 
     common.check_positive(args, "steps", "epochs", "checkpoint_every", "max_predictions", "vocab_size")
+    common.check_dropout(args)
     if not 0 < args.mask_rate < 1:
         raise ValueError(f"--mask-rate {args.mask_rate}: expected a share between 0 and 1, e.g. 0.15.")
     if args.steps is None and args.epochs is None:
@@ -197,6 +201,8 @@ def _check_arguments(args):
 def _model_config(args, tokenizer):
     config = BertConfig.from_json_file(args.config) if args.config else BertConfig.preset(args.preset)
     config = config.replace(vocab_size=tokenizer.vocab_size)
+    if args.dropout is not None:
+        config = config.replace(hidden_dropout=args.dropout, attention_dropout=args.dropout)
     common.check_seq_len(args.seq_len, config)
     return config
 

@@ -201,3 +201,21 @@ def bert_backbone(config, **kwargs):
     if isinstance(config, str):
         config = BertConfig.preset(config)
     return BertBackbone(config, **kwargs)
+
+
+def with_dropout(backbone, rate):
+    """A copy of `backbone` (same weights) whose dropout rates are `rate`.
+
+    Dropout is fixed when the layers are built, so changing it means building
+    again; used to fine-tune, with BERT's dropout, a model pretrained without.
+
+    Example:
+
+    >>> backbone = with_dropout(bert_backbone("bert_tiny"), 0.0)
+    >>> backbone.config.hidden_dropout, backbone.config.attention_dropout
+    (0.0, 0.0)
+    """
+    config = backbone.config.replace(hidden_dropout=rate, attention_dropout=rate)
+    rebuilt = bert_backbone(config, name=backbone.name, dtype=backbone.dtype_policy)
+    rebuilt.set_weights(backbone.get_weights())
+    return rebuilt

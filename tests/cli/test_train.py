@@ -47,19 +47,36 @@ def test_pretrain_finetune_evaluate_chain(tmp_path, corpus_file, labelled_files)
     assert read_json(out)["accuracy"] == pytest.approx(metrics["accuracy"])
 
 
-def test_pretrain_starts_from_local_attention_at_the_mask_rate(tmp_path, capsys, corpus_file):
-    output = str(tmp_path / "out")
+def test_pretrain_starts_local_without_dropout_and_finetunes_with(tmp_path, capsys, corpus_file,
+                                                                  labelled_files):
+    """The main job's flags: local starting weights, --mask-rate, --dropout 0 to
+    pretrain and 0.1 to fine-tune."""
+    pretrain_dir = str(tmp_path / "pretrain")
     # One step at a learning rate of 1e-12: the saved weights are the starting ones.
     assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "1",
-                "--learning-rate", "1e-12",
-                "--attention-init", "local", "--mask-rate", "0.4", "--whole-word-masking",
-                "--output", output, *TINY) == 0
+                "--learning-rate", "1e-12", "--attention-init", "local", "--mask-rate", "0.4",
+                "--whole-word-masking", "--dropout", "0", "--output", pretrain_dir, *TINY) == 0
     assert ("masked LM on 40% of the tokens (at most 13 per row, whole words), local starting "
             "weights") in capsys.readouterr().out
-    backbone = load_model_dir(output).model.backbone
+    backbone = load_model_dir(pretrain_dir).model.backbone
     positions = backbone.embeddings.position_embeddings.numpy()
     expected = np.sqrt(2) * backbone.config.initializer_range * sinusoid_table(*positions.shape)
     np.testing.assert_allclose(positions, expected, rtol=1e-6, atol=1e-9)
+    assert read_json(os.path.join(pretrain_dir, "config.json"))["hidden_dropout_prob"] == 0.0
+
+    train, evaluation = labelled_files
+    classifier_dir = str(tmp_path / "classifier")
+    tiny = [a for a in TINY if a not in ("--preset", "bert_tiny")]
+    assert _run("finetune", "--init", pretrain_dir, "--train", train, "--eval", evaluation,
+                "--epochs", "1", "--dropout", "0.1", "--output", classifier_dir, *tiny) == 0
+    config = read_json(os.path.join(classifier_dir, "config.json"))
+    assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
+    classifier = load_model_dir(classifier_dir).model
+    # Fine-tuning started from the pretrained weights: positions past --seq-len
+    # get no gradient, only weight decay.
+    np.testing.assert_allclose(
+        classifier.backbone.embeddings.position_embeddings.numpy()[40:], positions[40:], rtol=1e-4
+    )
 
 
 def test_finetune_from_random_init_with_vocab_and_mirrored(tmp_path, labelled_files):
@@ -90,6 +107,7 @@ def test_pretrain_under_mixed_precision(tmp_path, corpus_file, precision):
         (["pretrain", "--batch-size", "7", "--strategy", "mirrored"], "7"),
         (["pretrain", "--steps", "0"], "--steps must be positive"),
         (["pretrain", "--mask-rate", "1.5"], "--mask-rate 1.5: expected a share between 0 and 1"),
+        (["pretrain", "--dropout", "1"], "--dropout 1.0: expected a rate from 0 up to 1"),
         (["finetune", "--train", "x.tsv"], "--vocab"),
         (["evaluate", "--model", "/nonexistent/model", "--data", "embedded"], "/nonexistent/model"),
     ],

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from keras_bert_impl import BertClassifier, BertConfig, BertPretrainer, bert_backbone
+from keras_bert_impl.models import with_dropout
 
 CONFIG = BertConfig.preset(
     "bert_tiny", vocab_size=60, hidden_size=32, num_heads=2, intermediate_size=64,
@@ -33,6 +34,20 @@ def test_backbone_has_named_dict_inputs_and_outputs_and_any_length():
 
 def test_bert_backbone_accepts_a_preset_name():
     assert bert_backbone("bert_tiny").config == BertConfig.preset("bert_tiny")
+
+
+def test_with_dropout_keeps_the_weights_and_changes_only_dropout():
+    backbone = bert_backbone(CONFIG.replace(hidden_dropout=0.0, attention_dropout=0.0))
+    rebuilt = with_dropout(backbone, 0.5)
+    assert rebuilt.config == CONFIG.replace(hidden_dropout=0.5, attention_dropout=0.5)
+    inputs = _inputs()
+    # Inference runs no dropout: the same weights give the same outputs.
+    np.testing.assert_array_equal(
+        backbone(inputs)["sequence_output"].numpy(), rebuilt(inputs)["sequence_output"].numpy()
+    )
+    # In training the new rate zeroes about half of what it drops from.
+    dropped = rebuilt.embeddings(inputs["token_ids"], inputs["segment_ids"], training=True)
+    assert 0.4 < float(np.mean(dropped.numpy() == 0)) < 0.6
 
 
 def _mlm_data(nsp, seed=0):
