@@ -49,7 +49,11 @@ def parse_args(argv=None):
         help="with --no-run: the pretrained model to score (default: the main job's), e.g. one "
         "trained by the main job's pretrain command with other flags",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.other_model = os.path.normpath(args.pretrain_dir) != os.path.normpath(MAIN_JOB_PRETRAIN_DIR)
+    if args.other_model and args.run:
+        parser.error("--pretrain-dir scores an existing model: add --no-run")
+    return args
 
 
 def words(text):
@@ -116,8 +120,8 @@ def held_out_fill_mask_hits(pretrain_dir):
 
 
 def wide_fill_mask_hits(pretrain_dir):
-    """(hits, sentences) over `embedded_fill_mask_candidates()`: whether the main job's
-    masked LM ranks the masked word top 5, for each sentence that fits its training
+    """(hits, sentences) over `embedded_fill_mask_candidates()`: whether the masked LM
+    in `pretrain_dir` ranks the masked word top 5, for each sentence that fits its training
     length and whose word is one vocabulary piece (one [MASK] holds one piece)."""
     from keras_bert_impl.data.embedded import embedded_fill_mask_candidates
     from keras_bert_impl.inference import fill_mask
@@ -146,7 +150,7 @@ def print_pretraining_history(history_file):
         history = json.load(f)
     for name in ("mlm_loss", "mlm_accuracy", "loss"):
         if history.get(name):
-            print(f"main job pretraining {name}: {history[name][0]:.4f} -> {history[name][-1]:.4f}")
+            print(f"pretraining {name}: {history[name][0]:.4f} -> {history[name][-1]:.4f}")
 
 
 def main(argv=None):
@@ -165,13 +169,13 @@ def main(argv=None):
         )
     print_pretraining_history(os.path.join(REPO_ROOT, args.pretrain_dir, "history.json"))
     hits, sentences = held_out_fill_mask_hits(args.pretrain_dir)
-    print(f"main job fill-mask: the masked word is in the top 5 for {hits} of {sentences} held-out sentences")
+    print(f"fill-mask: the masked word is in the top 5 for {hits} of {sentences} held-out sentences")
     hits, sentences = wide_fill_mask_hits(args.pretrain_dir)
     print(
-        f"main job fill-mask, every held-out sentence that fits: top 5 for {hits} of {sentences} "
-        f"({hits / sentences:.1%})"
+        f"fill-mask, every held-out sentence that fits and whose word is one piece: top 5 for "
+        f"{hits} of {sentences} ({hits / max(sentences, 1):.1%})"
     )
-    if args.pretrain_dir != MAIN_JOB_PRETRAIN_DIR:
+    if args.other_model:
         return
     metrics_file = os.path.join(REPO_ROOT, default_job.RUN_DIR, "classifier", "metrics.json")
     with open(metrics_file) as f:

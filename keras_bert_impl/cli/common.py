@@ -17,17 +17,18 @@ PROGRESS_SECONDS = 30.0
 
 
 def add_dropout_argument(parser, default_text):
-    """Adds --dropout: the rate on embeddings, block outputs and attention."""
+    """Adds --dropout: the rate on embeddings, block outputs, attention and task heads."""
     parser.add_argument(
         "--dropout", type=float,
-        help=f"dropout rate on embeddings, block outputs and attention probabilities "
-        f"(default {default_text})",
+        help=f"dropout rate on embeddings, block outputs, attention probabilities and the "
+        f"task head (default {default_text})",
     )
 
 
 def check_dropout(args):
+    """Raises a ValueError naming --dropout unless it is unset or 0 <= rate < 1."""
     if args.dropout is not None and not 0 <= args.dropout < 1:
-        raise ValueError(f"--dropout {args.dropout}: expected a rate from 0 up to 1, e.g. 0.1.")
+        raise ValueError(f"--dropout {args.dropout}: expected a rate with 0 <= rate < 1, e.g. 0.1.")
 
 
 def add_run_arguments(parser, seq_len=128, batch_size=32):

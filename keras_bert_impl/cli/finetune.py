@@ -42,7 +42,7 @@ def register(subparsers):
     parser.add_argument("--learning-rate", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
     parser.add_argument("--warmup-ratio", type=float, default=0.1, help="fraction of steps warming up (default 0.1)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="adamw or lamb")
-    common.add_dropout_argument(parser, "the --init model's")
+    common.add_dropout_argument(parser, "the --init model's, else the --preset's")
     parser.add_argument("--output", required=True, help="output model directory")
     common.add_run_arguments(parser, seq_len=128, batch_size=32)
     parser.set_defaults(run=run)

@@ -3,8 +3,8 @@
 Masking (`MlmMasker`) works on packed batches ([CLS] A [SEP] B [SEP] ...),
 so positions index the packed sequence. For each row:
 
-* the number to predict is min(max_predictions, max(1, round(15% of the
-  maskable tokens))), maskable meaning not [PAD], [UNK], [CLS], [SEP], [MASK];
+* the number to predict is min(max_predictions, max(1, round(selection_rate
+  (BERT: 15%) of the maskable tokens))), maskable meaning not [PAD], [UNK], [CLS], [SEP], [MASK];
 * tokens (or whole words: a piece plus the "##" pieces after it) are taken
   in random order while they fit that budget; a word that would overflow it
   is skipped (original BERT's rule);

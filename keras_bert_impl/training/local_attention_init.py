@@ -16,7 +16,11 @@ shape from step 0:
   `W_q @ W_k.T` starts near `a*Z + b*I` and its value-output product
   `W_v @ W_o` near `a*Z - b*I`, with `Z` random. A token then starts out
   attending to tokens that look like itself: most to itself, and, through
-  the sinusoids, more to near positions than to far ones.
+  the sinusoids, more to near positions than to far ones. Unlike the paper,
+  which draws each head's product apart, one product spans all heads (each
+  head takes its share of the singular directions, the largest to the first
+  head), so the heads start unequally local; this is the form the main
+  job's figures were measured with.
 
 The model stays a standard BERT: it is saved, converted, exported and
 fine-tuned like any other. Nothing here is in a library in the stack; it is a
@@ -33,7 +37,8 @@ import math
 
 import numpy as np
 
-# (a, b) of the query-key and value-output products, the paper's values.
+# (a, b) of the products a*Z + b*I, the paper's values: b > 0 for query-key,
+# b < 0 for value-output (a*Z - 0.4*I).
 QUERY_KEY = (0.7, 0.7)
 VALUE_OUTPUT = (0.4, -0.4)
 
@@ -49,10 +54,17 @@ def init_local_attention(backbone, seed):
     Args:
         backbone: a built `BertBackbone`.
         seed: seeds the random parts `Z`.
+
+    Raises:
+        ValueError: the hidden size is odd.
     """
     rng = np.random.default_rng(seed)
     embeddings = backbone.embeddings
     length, width = embeddings.position_embeddings.shape
+    if width % 2:
+        raise ValueError(
+            f"--attention-init local needs an even hidden_size (sine and cosine pairs); got {width}."
+        )
     # Each sine-cosine pair has a mean square of 1/2.
     scale = backbone.config.initializer_range * math.sqrt(2)
     embeddings.position_embeddings.assign(scale * sinusoid_table(length, width))

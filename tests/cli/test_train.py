@@ -107,7 +107,7 @@ def test_pretrain_under_mixed_precision(tmp_path, corpus_file, precision):
         (["pretrain", "--batch-size", "7", "--strategy", "mirrored"], "7"),
         (["pretrain", "--steps", "0"], "--steps must be positive"),
         (["pretrain", "--mask-rate", "1.5"], "--mask-rate 1.5: expected a share between 0 and 1"),
-        (["pretrain", "--dropout", "1"], "--dropout 1.0: expected a rate from 0 up to 1"),
+        (["pretrain", "--dropout", "1"], "--dropout 1.0: expected a rate with 0 <= rate < 1"),
         (["finetune", "--train", "x.tsv"], "--vocab"),
         (["evaluate", "--model", "/nonexistent/model", "--data", "embedded"], "/nonexistent/model"),
     ],
