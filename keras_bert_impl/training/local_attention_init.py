@@ -16,11 +16,9 @@ shape from step 0:
   `W_q @ W_k.T` starts near `a*Z + b*I` and its value-output product
   `W_v @ W_o` near `a*Z - b*I`, with `Z` random. A token then starts out
   attending to tokens that look like itself: most to itself, and, through
-  the sinusoids, more to near positions than to far ones. Unlike the paper,
-  which draws each head's product apart, one product spans all heads (each
-  head takes its share of the singular directions, the largest to the first
-  head), so the heads start unequally local; this is the form the main
-  job's figures were measured with.
+  the sinusoids, more to near positions than to far ones. As in the paper,
+  each head draws its own query-key product (its best rank-`head_size`
+  part), so every head starts so.
 
 The model stays a standard BERT: it is saved, converted, exported and
 fine-tuned like any other. Nothing here is in a library in the stack; it is a
@@ -94,7 +92,9 @@ def mimetic_factors(width, a, b, rng):
     starts larger than the other.
 
     Returns:
-        `(left, right)`, float32, with `left @ right == a*Z + b*I`.
+        `(left, right)`, float32, with `left @ right == a*Z + b*I`; the
+        first k columns of `left` and rows of `right` multiply to the
+        product's best rank-k approximation.
     """
     z = rng.normal(0.0, 1.0 / math.sqrt(width), (width, width))
     u, s, vt = np.linalg.svd(a * z + b * np.eye(width))
@@ -106,13 +106,18 @@ def _init_attention(attention, rng):
     """Query-key and value-output products of one `BertSelfAttention`, set mimetically.
 
     Its kernels hold the heads side by side (`qkv_kernel` `[width, 3, heads,
-    head_size]`, `output_kernel` `[heads, head_size, width]`), so each head
-    gets its share of the factors' columns and the heads' products sum to the
-    full one.
+    head_size]`, `output_kernel` `[heads, head_size, width]`). Each head's
+    query-key product is the best rank-`head_size` part of its own
+    `a*Z + b*I`, so every head starts equally local; the value-output
+    product is one, split across the heads, whose outputs are summed.
     """
     width, _, heads, head_size = attention.qkv_kernel.shape
-    query, key_transposed = mimetic_factors(width, *QUERY_KEY, rng)
+    qkv = np.empty((width, 3, heads, head_size), "float32")
+    for head in range(heads):
+        query, key_transposed = mimetic_factors(width, *QUERY_KEY, rng)
+        qkv[:, 0, head] = query[:, :head_size]
+        qkv[:, 1, head] = key_transposed[:head_size].T
     value, output = mimetic_factors(width, *VALUE_OUTPUT, rng)
-    qkv = np.stack([query, key_transposed.T, value], axis=1)
-    attention.qkv_kernel.assign(qkv.reshape(width, 3, heads, head_size))
+    qkv[:, 2] = value.reshape(width, heads, head_size)
+    attention.qkv_kernel.assign(qkv)
     attention.output_kernel.assign(output.reshape(heads, head_size, width))

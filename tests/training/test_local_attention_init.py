@@ -41,24 +41,25 @@ def backbones():
     return plain, local
 
 
-def _query_key_product(attention):
-    kernel = ops.convert_to_numpy(attention.qkv_kernel)
-    width = kernel.shape[0]
-    query, key = kernel[:, 0].reshape(width, width), kernel[:, 1].reshape(width, width)
-    return query @ key.T
+def _best_rank(matrix, rank):
+    u, s, vt = np.linalg.svd(matrix)
+    return (u[:, :rank] * s[:rank]) @ vt[:rank]
 
 
-def test_every_layer_gets_the_mimetic_products(backbones):
+def test_every_layer_and_head_gets_the_mimetic_products(backbones):
     _, local = backbones
     rng = np.random.default_rng(0)
     for block in local.encoder_layers:
-        width = block.attention.qkv_kernel.shape[0]
-        a, b = QUERY_KEY
-        z = rng.normal(0.0, 1.0 / np.sqrt(width), (width, width))
-        np.testing.assert_allclose(
-            _query_key_product(block.attention), a * z + b * np.eye(width), atol=1e-5
-        )
         kernel = ops.convert_to_numpy(block.attention.qkv_kernel)
+        width, _, heads, head_size = kernel.shape
+        a, b = QUERY_KEY
+        for head in range(heads):
+            z = rng.normal(0.0, 1.0 / np.sqrt(width), (width, width))
+            np.testing.assert_allclose(
+                kernel[:, 0, head] @ kernel[:, 1, head].T,
+                _best_rank(a * z + b * np.eye(width), head_size),
+                atol=1e-5,
+            )
         value = kernel[:, 2].reshape(width, width)
         output = ops.convert_to_numpy(block.attention.output_kernel).reshape(width, width)
         a, b = VALUE_OUTPUT
@@ -80,7 +81,7 @@ def test_positions_become_sinusoids_of_the_token_embeddings_scale(backbones):
 
 
 def _first_layer_attention(backbone, token_ids):
-    """[seq, seq] attention probabilities of the first layer, averaged over heads."""
+    """[heads, seq, seq] attention probabilities of the first layer."""
     hidden = backbone.embeddings(token_ids, ops.zeros_like(token_ids))
     hidden = ops.convert_to_numpy(hidden)[0]
     attention = backbone.encoder_layers[0].attention
@@ -91,7 +92,7 @@ def _first_layer_attention(backbone, token_ids):
     key = np.einsum("sd,dnh->nsh", hidden, kernel[:, 1]) + bias[1][:, None]
     scores = np.einsum("nqh,nkh->nqk", query, key) / np.sqrt(head_size)
     probabilities = np.exp(scores - scores.max(-1, keepdims=True))
-    return (probabilities / probabilities.sum(-1, keepdims=True)).mean(0)
+    return probabilities / probabilities.sum(-1, keepdims=True)
 
 
 def test_attention_starts_on_the_token_and_its_neighbours(backbones):
@@ -103,8 +104,11 @@ def test_attention_starts_on_the_token_and_its_neighbours(backbones):
     distance = np.abs(np.arange(SEQ_LEN)[:, None] - np.arange(SEQ_LEN)[None])
     plain, local = (_first_layer_attention(backbone, token_ids) for backbone in backbones)
     uniform = 1 / SEQ_LEN
-    assert plain[distance == 0].mean() == pytest.approx(uniform, rel=0.2)
-    assert local[distance == 0].mean() > 10 * uniform
+    for head in range(plain.shape[0]):
+        assert plain[head][distance == 0].mean() == pytest.approx(uniform, rel=0.2)
+        assert local[head][distance == 0].mean() > 10 * uniform, head
+    # Over the heads together: near positions get more than far ones.
+    local = local.mean(0)
     near, far = local[(distance >= 1) & (distance <= 2)].mean(), local[distance >= 8].mean()
     assert near > 1.2 * far, (near, far)
 
