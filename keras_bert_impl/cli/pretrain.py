@@ -124,7 +124,9 @@ def pretrain(args):
     start_batch = backup_batches(
         common.backup_dir_for(output_dir, strategy), steps_per_epoch, strategy
     )
-    pretrainer = _compiled_pretrainer(config, args, strategy, steps_per_epoch * epochs)
+    pretrainer = _compiled_pretrainer(
+        config, args, strategy, steps_per_epoch * epochs, resuming=start_batch > 0
+    )
     _print_plan(args, data, config, strategy, steps_per_epoch, epochs)
     common.start_output(output_dir)
     if not args.data and args.vocab is None:
@@ -360,15 +362,16 @@ def _schedule(args, data):
     return steps_per_epoch, math.ceil(args.steps / steps_per_epoch)
 
 
-def _compiled_pretrainer(config, args, strategy, total_steps):
+def _compiled_pretrainer(config, args, strategy, total_steps, resuming):
     from keras_bert_impl.models import BertPretrainer, bert_backbone
     from keras_bert_impl.training.local_attention_init import init_local_attention
     from keras_bert_impl.training.optimization import create_optimizer
 
     with strategy.scope():
         pretrainer = BertPretrainer(bert_backbone(config), nsp=args.nsp)
-        if args.attention_init == "local":
-            # A resumed run's backup overwrites these weights, as it does BERT's random ones.
+        if args.attention_init == "local" and not resuming:
+            # A resumed run restores every weight from its backup, so it skips the
+            # SVDs (minutes for bert_large) whose results would be overwritten.
             init_local_attention(pretrainer.backbone, seed=args.seed)
         pretrainer.compile(
             optimizer=create_optimizer(

@@ -9,8 +9,8 @@ shape from step 0:
 
 * Position embeddings start as the sinusoid table of "Attention Is All You
   Need" (Vaswani et al., 2017), scaled to a root mean square of
-  `initializer_range`, the scale of the token embeddings. Nearby positions then have similar
-  embeddings, which random ones do not.
+  `initializer_range`, the scale of the token embeddings. Nearby positions
+  then have similar embeddings, which random ones do not.
 * Mimetic initialisation (Trockman & Kolter, "Mimetic Initialization of
   Self-Attention Layers", 2023): each layer's query-key product
   `W_q @ W_k.T` starts near `a*Z + b*I` and its value-output product

@@ -1,5 +1,6 @@
 """Runs killed with SIGKILL at random steps and rerun end with exactly the
-weights of the uninterrupted run: pretraining (NSP, dropout on) and
+weights of the uninterrupted run: pretraining (NSP, local starting weights,
+which a resumed run does not compute again, dropout on) and
 fine-tuning (classification on packed rows, dropout on).
 
 The pipelines' shuffles and masks are functions of (seed, pass, batch), the
@@ -75,7 +76,8 @@ def test_sigkilled_nsp_pretraining_resumes_to_the_same_weights(tmp_path, corpus_
     def argv_for(output):
         return ["pretrain", "--corpus", corpus_file, "--config", config, "--vocab-size", "200", "--nsp",
                 "--seq-len", "32", "--batch-size", "4", "--steps", str(steps), "--checkpoint-every", "1",
-                "--learning-rate", "1e-3", "--output", output]
+                "--learning-rate", "1e-3", "--attention-init", "local", "--mask-rate", "0.3",
+                "--output", output]
 
     _assert_killed_runs_resume_exactly(tmp_path, argv_for, lambda _: range(1, steps - 1), kills=2)
 
