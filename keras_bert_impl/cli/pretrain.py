@@ -61,6 +61,11 @@ def register(subparsers):
         help="model size (default bert_tiny: 2 layers, hidden 128)",
     )
     model.add_argument("--config", help="a BERT config.json instead of --preset")
+    parser.add_argument(
+        "--num-layers", type=int,
+        help="transformer blocks, in place of the preset's or config's (e.g. --preset "
+        "bert_mini --num-layers 2: two blocks of width 256, wider than bert_tiny at its depth)",
+    )
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="train this many steps (data repeats)")
     length.add_argument("--epochs", type=int, help="train this many passes over the corpus")
@@ -187,7 +192,7 @@ def _print_plan(args, data, config, strategy, steps_per_epoch, epochs):
 def _check_arguments(args):
     from keras_bert_impl.data import sources
 
-    common.check_positive(args, "steps", "epochs", "checkpoint_every", "max_predictions", "vocab_size")
+    common.check_positive(args, "steps", "epochs", "checkpoint_every", "max_predictions", "vocab_size", "num_layers")
     common.check_dropout(args)
     if not 0 < args.mask_rate < 1:
         raise ValueError(f"--mask-rate {args.mask_rate}: expected a share between 0 and 1, e.g. 0.15.")
@@ -204,6 +209,8 @@ def _check_arguments(args):
 def _model_config(args, tokenizer):
     config = BertConfig.from_json_file(args.config) if args.config else BertConfig.preset(args.preset)
     config = config.replace(vocab_size=tokenizer.vocab_size)
+    if args.num_layers is not None:
+        config = config.replace(num_layers=args.num_layers)
     if args.dropout is not None:
         config = config.replace(hidden_dropout=args.dropout, attention_dropout=args.dropout)
     common.check_seq_len(args.seq_len, config)

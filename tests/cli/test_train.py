@@ -49,20 +49,23 @@ def test_pretrain_finetune_evaluate_chain(tmp_path, corpus_file, labelled_files)
 
 def test_pretrain_starts_local_without_dropout_and_finetunes_with(tmp_path, capsys, corpus_file,
                                                                   labelled_files):
-    """The main job's flags: local starting weights, --mask-rate, --dropout 0 to
-    pretrain and 0.1 to fine-tune."""
+    """The main job's flags: a preset's width at another depth, local starting
+    weights, --mask-rate, --dropout 0 to pretrain and 0.1 to fine-tune."""
     pretrain_dir = str(tmp_path / "pretrain")
     # One step at a learning rate of 1e-12: the saved weights are the starting ones.
     assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "1",
                 "--learning-rate", "1e-12", "--attention-init", "local", "--mask-rate", "0.4",
-                "--whole-word-masking", "--dropout", "0", "--output", pretrain_dir, *TINY) == 0
+                "--whole-word-masking", "--dropout", "0", "--num-layers", "1", "--output", pretrain_dir,
+                *TINY) == 0
     assert ("masked LM on 40% of the tokens (at most 13 per row, whole words), local starting "
             "weights") in capsys.readouterr().out
     backbone = load_model_dir(pretrain_dir).model.backbone
     positions = backbone.embeddings.position_embeddings.numpy()
     expected = np.sqrt(2) * backbone.config.initializer_range * sinusoid_table(*positions.shape)
     np.testing.assert_allclose(positions, expected, rtol=1e-6, atol=1e-9)
-    assert read_json(os.path.join(pretrain_dir, "config.json"))["hidden_dropout_prob"] == 0.0
+    pretrained_config = read_json(os.path.join(pretrain_dir, "config.json"))
+    assert pretrained_config["hidden_dropout_prob"] == 0.0
+    assert (pretrained_config["num_hidden_layers"], pretrained_config["hidden_size"]) == (1, 128)
 
     train, evaluation = labelled_files
     classifier_dir = str(tmp_path / "classifier")
@@ -106,6 +109,7 @@ def test_pretrain_under_mixed_precision(tmp_path, corpus_file, precision):
         (["pretrain", "--seq-len", "600"], "--seq-len 600 exceeds the model's max_position_embeddings (512)"),
         (["pretrain", "--batch-size", "7", "--strategy", "mirrored"], "7"),
         (["pretrain", "--steps", "0"], "--steps must be positive"),
+        (["pretrain", "--num-layers", "0"], "--num-layers must be positive"),
         (["pretrain", "--mask-rate", "1.5"], "--mask-rate 1.5: expected a share between 0 and 1"),
         (["pretrain", "--dropout", "1"], "--dropout 1.0: expected a rate with 0 <= rate < 1"),
         (["finetune", "--train", "x.tsv"], "--vocab"),
