@@ -163,6 +163,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         )
         if path is None:
             return
+        _check_backup_fits(self.model, path)
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(path)
@@ -268,6 +269,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         with h5py.File(temp, "r+") as f:
             _save_seed_states(self.model, f)
             f.attrs["backup_position"] = json.dumps(position)
+            f.attrs["backup_weight_shapes"] = json.dumps(_weight_shapes(self.model))
         self._pending = _BackgroundTask(self._finish_backup, temp, position)
 
     def _finish_backup(self, temp, position):
@@ -481,6 +483,35 @@ def _crc32(h5_file):
         crc = zlib.crc32(name.encode(), crc)
         crc = zlib.crc32(np.ascontiguousarray(h5_file[name][()]).tobytes(), crc)
     return crc
+
+
+def _weight_shapes(model):
+    return [list(weight.shape) for weight in model.weights]
+
+
+def _check_backup_fits(model, path):
+    """Raises a ValueError naming `path` when it holds another model's weights.
+
+    Keras loads a deeper model's backup into a shallower one without a word
+    (the extra blocks are ignored, the optimizer starts afresh), so a rerun
+    with another depth or width must fail here instead.
+    """
+    with h5py.File(path, "r") as f:
+        saved = f.attrs.get("backup_weight_shapes")
+    if saved is None:  # written before the shapes were recorded
+        return
+    saved, built = json.loads(saved), _weight_shapes(model)
+    if saved != built:
+        raise ValueError(
+            f"{path} is a backup of another model ({_size(saved)}) than this run builds "
+            f"({_size(built)}): resume with the model it was trained with (the same --preset, "
+            "--config, --num-layers or --init), or train into another output directory."
+        )
+
+
+def _size(shapes):
+    parameters = sum(int(np.prod(shape)) for shape in shapes)
+    return f"{len(shapes)} weights, {parameters:,} parameters"
 
 
 def _describe(path, error):

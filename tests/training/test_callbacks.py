@@ -29,9 +29,10 @@ from keras_bert_impl.training.signals import StopRequest, TrainingInterrupted
 STEPS_PER_EPOCH, EPOCHS, BATCH = 4, 3, 8
 
 
-def make_model(seed=0, activation="tanh"):
+def make_model(seed=0, activation="tanh", hidden=(8,)):
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation=activation), keras.layers.Dense(1)])
+    layers = [keras.layers.Dense(width, activation=activation) for width in hidden]
+    model = keras.Sequential([keras.Input((6,)), *layers, keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
     return model
 
@@ -109,6 +110,17 @@ def test_backups_carry_their_position_and_a_crash_resumes_from_the_last(tmp_path
     history = fit(model, tmp_path)
     assert len(history.history["loss"]) == EPOCHS - 2
     assert int(model.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
+
+
+@pytest.mark.parametrize("hidden", [(8, 8), (16,)], ids=["deeper", "wider"])
+def test_a_backup_of_another_model_is_an_error_not_a_silent_partial_load(tmp_path, hidden):
+    # Keras would load the first block of a deeper model's backup and ignore the rest.
+    crash_after(tmp_path, step=STEPS_PER_EPOCH + 1)
+    other = make_model(hidden=hidden)
+    with pytest.raises(ValueError, match=r"latest.weights.h5 is a backup of another model \(4 weights, 65 "
+                       r"parameters\) than this run builds \((6 weights, 137|4 weights, 129) parameters\)"):
+        fit(other, tmp_path)
+    assert int(other.optimizer.iterations.numpy()) == 0
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip_bytes", "garbage", "leftover_temp"])
