@@ -63,8 +63,8 @@ def register(subparsers):
     model.add_argument("--config", help="a BERT config.json instead of --preset")
     parser.add_argument(
         "--num-layers", type=int,
-        help="transformer blocks, in place of the preset's or config's (e.g. --preset "
-        "bert_mini --num-layers 2: two blocks of width 256, wider than bert_tiny at its depth)",
+        help="transformer blocks (default: the preset's or --config's; width and heads stay "
+        "theirs), e.g. --preset bert_mini --num-layers 2: bert_mini's width at bert_tiny's depth",
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="train this many steps (data repeats)")

@@ -57,8 +57,10 @@ def test_pretrain_starts_local_without_dropout_and_finetunes_with(tmp_path, caps
                 "--learning-rate", "1e-12", "--attention-init", "local", "--mask-rate", "0.4",
                 "--whole-word-masking", "--dropout", "0", "--num-layers", "1", "--output", pretrain_dir,
                 *TINY) == 0
+    plan = capsys.readouterr().out
+    assert "pretraining 1 layers / hidden 128" in plan
     assert ("masked LM on 40% of the tokens (at most 13 per row, whole words), local starting "
-            "weights") in capsys.readouterr().out
+            "weights") in plan
     backbone = load_model_dir(pretrain_dir).model.backbone
     positions = backbone.embeddings.position_embeddings.numpy()
     expected = np.sqrt(2) * backbone.config.initializer_range * sinusoid_table(*positions.shape)
