@@ -275,8 +275,9 @@ def _logits_from_token_vectors(model, segment_ids, padding_mask):
     head_name, head_input = _HEADS[type(model)]
     head = model.get_layer(head_name)
     seq_len = segment_ids.shape[1]
-    position_and_segment = tf.cast(
-        embed.position_embeddings[None, :seq_len] + embed.segment_embedding(segment_ids), tf.float32
+    # Under a mixed policy the variable is float32 and the lookup's output bfloat16 or float16.
+    position_and_segment = tf.cast(embed.position_embeddings[None, :seq_len], tf.float32) + tf.cast(
+        embed.segment_embedding(segment_ids), tf.float32
     )
 
     def logits_of(token_vectors):

@@ -27,13 +27,13 @@ LABELS = ["negative", "positive"]
 SUBJECTS = ["the cat", "a dog", "the film", "it", "the dogs"]
 
 
-def _classifier(initializer_range=0.02, seed=0):
+def _classifier(initializer_range=0.02, seed=0, dtype=None):
     keras.utils.set_random_seed(seed)
     config = kbi.BertConfig.preset(
         "bert_tiny", vocab_size=len(VOCAB), hidden_size=32, num_heads=2, intermediate_size=64,
         max_position_embeddings=16, initializer_range=initializer_range,
     )
-    return kbi.BertClassifier(kbi.bert_backbone(config), num_classes=len(LABELS))
+    return kbi.BertClassifier(kbi.bert_backbone(config, dtype=dtype), num_classes=len(LABELS))
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,20 @@ def test_the_replayed_embedding_path_is_the_model(rough, tokenizer):
     vectors, _ = explain_module._token_vectors(rough, tokenizer, inputs, "pad")
     np.testing.assert_allclose(logits_of(vectors), rough(inputs, training=False), atol=1e-5)
     assert words == ["the", "dogs", "was", "very", "good", "."]
+
+
+def test_a_mixed_bfloat16_classifier_is_explained(tokenizer):
+    """The main job fine-tunes in mixed_bfloat16: its float32 position table and
+    bfloat16 segment embeddings must add up on the replayed path."""
+    model = _classifier(seed=1, dtype="mixed_bfloat16")
+    words, inputs, _ = explain_module._pack_words(tokenizer, "the dogs was very good .", 16)
+    logits_of = explain_module._logits_from_token_vectors(model, inputs["segment_ids"], inputs["padding_mask"])
+    vectors, _ = explain_module._token_vectors(model, tokenizer, inputs, "pad")
+    # The replay rounds to bfloat16 at other points than the layer (8 significant bits).
+    np.testing.assert_allclose(logits_of(vectors), model(inputs, training=False), atol=2e-2)
+    result = explain(model, tokenizer, "the dogs was very good .")
+    assert [w["word"] for w in result["words"]] == words
+    assert all(np.isfinite(w["attribution"]) for w in result["words"])
 
 
 @pytest.mark.parametrize("baseline", ["pad", "zero"])
