@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from keras_bert_impl.config import BertConfig
 from keras_bert_impl.model_dir import load_model_dir
 from keras_bert_impl.training.local_attention_init import sinusoid_table
 
@@ -93,6 +94,18 @@ def test_finetune_from_random_init_with_vocab_and_mirrored(tmp_path, labelled_fi
     assert _run("finetune", "--vocab", str(vocab), "--train", train, "--eval", evaluation,
                 "--epochs", "1", "--strategy", "mirrored", "--output", str(output), *TINY) == 0
     assert os.path.isfile(output / "model.keras")
+
+
+def test_num_layers_sets_the_depth_of_a_config_file(tmp_path, corpus_file):
+    config_file = str(tmp_path / "config.json")
+    BertConfig.preset("bert_tiny", vocab_size=300, hidden_size=64, num_layers=4,
+                      intermediate_size=128).save_json_file(config_file)
+    output = str(tmp_path / "out")
+    assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "1",
+                "--config", config_file, "--num-layers", "1", "--seq-len", "32",
+                "--batch-size", "8", "--output", output) == 0
+    config = read_json(os.path.join(output, "config.json"))
+    assert (config["num_hidden_layers"], config["hidden_size"], config["num_attention_heads"]) == (1, 64, 2)
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
