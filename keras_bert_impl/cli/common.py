@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from keras_bert_impl.choices import PRECISIONS, STRATEGY_NAMES
+from keras_bert_impl.choices import OPTIMIZERS, PRECISIONS, STRATEGY_NAMES
 from keras_bert_impl.io_utils import write_text_atomically
 from keras_bert_impl.training.signals import StopRequest, TrainingInterrupted
 
@@ -29,6 +29,42 @@ def check_dropout(args):
     """Raises a ValueError naming --dropout unless it is unset or 0 <= rate < 1."""
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise ValueError(f"--dropout {args.dropout}: expected a rate with 0 <= rate < 1, e.g. 0.1.")
+
+
+def add_optimizer_arguments(parser, learning_rate, optimizer_help):
+    """Adds --learning-rate (default `learning_rate`, a string such as "1e-4"),
+    --warmup-ratio, --optimizer and --beta2."""
+    parser.add_argument(
+        "--learning-rate", type=float, default=learning_rate,
+        help=f"peak learning rate (default {learning_rate})",
+    )
+    parser.add_argument("--warmup-ratio", type=float, default=0.1, help="fraction of steps warming up (default 0.1)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help=optimizer_help)
+    parser.add_argument(
+        "--beta2", type=float, default=0.999,
+        help="decay of the optimizer's second-moment estimate (default 0.999, BERT's); 0.98 "
+        "(RoBERTa's) keeps a short run stable at a higher learning rate",
+    )
+
+
+def check_optimizer_arguments(args):
+    """Raises a ValueError naming the first of --learning-rate, --warmup-ratio
+    and --beta2 that is out of range."""
+    check_positive(args, "learning_rate")
+    if not 0 <= args.warmup_ratio < 1:
+        raise ValueError(f"--warmup-ratio {args.warmup_ratio}: expected 0 <= ratio < 1, e.g. 0.1.")
+    if not 0 < args.beta2 < 1:
+        raise ValueError(f"--beta2 {args.beta2}: expected 0 < beta2 < 1, e.g. 0.98.")
+
+
+def create_optimizer_for(args, total_steps):
+    """The optimizer and learning-rate schedule of the --learning-rate,
+    --warmup-ratio, --optimizer and --beta2 flags, over `total_steps` steps."""
+    from keras_bert_impl.training.optimization import create_optimizer
+
+    return create_optimizer(
+        args.learning_rate, total_steps, args.warmup_ratio, args.optimizer, beta_2=args.beta2
+    )
 
 
 def add_run_arguments(parser, seq_len=128, batch_size=32):

@@ -8,7 +8,6 @@ so that `finetune --help` answers at once.
 import os
 
 from keras_bert_impl import tasks
-from keras_bert_impl.choices import OPTIMIZERS
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
 from keras_bert_impl.tasks.arguments import add_task_arguments
@@ -39,9 +38,7 @@ def register(subparsers):
     parser.add_argument("--cased", dest="lowercase", action="store_false", help="cased vocabulary (without --init)")
     add_task_arguments(parser)
     parser.add_argument("--epochs", type=int, default=3, help="passes over the training data (default 3)")
-    parser.add_argument("--learning-rate", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
-    parser.add_argument("--warmup-ratio", type=float, default=0.1, help="fraction of steps warming up (default 0.1)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="adamw or lamb")
+    common.add_optimizer_arguments(parser, "5e-5", "adamw or lamb")
     common.add_dropout_argument(parser, "the --init model's, else the --preset's")
     parser.add_argument("--output", required=True, help="output model directory")
     common.add_run_arguments(parser, seq_len=128, batch_size=32)
@@ -117,10 +114,10 @@ def finetune(args):
     from keras_bert_impl.models import with_dropout
     from keras_bert_impl.text import Tokenizer
     from keras_bert_impl.training.callbacks import backup_batches
-    from keras_bert_impl.training.optimization import create_optimizer
     from keras_bert_impl.training.strategy import shard_by_data
 
-    common.check_positive(args, "epochs", "learning_rate")
+    common.check_positive(args, "epochs")
+    common.check_optimizer_arguments(args)
     common.check_dropout(args)
     task = tasks.resolve(args.task, args.train)
     if hasattr(task, "check_arguments"):  # before a large checkpoint is loaded
@@ -147,9 +144,7 @@ def finetune(args):
     with strategy.scope():
         model = task.build_model(backbone, train.label_names, args)
         model.compile(
-            optimizer=create_optimizer(
-                args.learning_rate, steps_per_epoch * args.epochs, args.warmup_ratio, args.optimizer
-            ),
+            optimizer=common.create_optimizer_for(args, steps_per_epoch * args.epochs),
             jit_compile=args.jit_compile,
         )
     labels = f" on {len(train.label_names)} labels {train.label_names}" if train.label_names else ""

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import warnings
 
-from keras_bert_impl.choices import ATTENTION_INITS, DEFAULT_MASK_RATE, OPTIMIZERS
+from keras_bert_impl.choices import ATTENTION_INITS, DEFAULT_MASK_RATE
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
 from keras_bert_impl.io_utils import atomic_path
@@ -100,9 +100,7 @@ def register(subparsers):
         "embeddings and mimetic attention, so attention starts out on nearby tokens: a small "
         "model pretrained for minutes learns to use context; still a standard BERT)",
     )
-    parser.add_argument("--learning-rate", type=float, default=1e-4, help="peak learning rate (default 1e-4)")
-    parser.add_argument("--warmup-ratio", type=float, default=0.1, help="fraction of steps warming up (default 0.1)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="adamw (BERT) or lamb (large batches)")
+    common.add_optimizer_arguments(parser, "1e-4", "adamw (BERT) or lamb (large batches)")
     common.add_dropout_argument(
         parser, "the preset's or --config's, 0.1 in BERT; the main job pretrains with 0"
     )
@@ -194,6 +192,7 @@ def _check_arguments(args):
 
     common.check_positive(args, "steps", "epochs", "checkpoint_every", "max_predictions", "vocab_size", "num_layers")
     common.check_dropout(args)
+    common.check_optimizer_arguments(args)
     if not 0 < args.mask_rate < 1:
         raise ValueError(f"--mask-rate {args.mask_rate}: expected a share between 0 and 1, e.g. 0.15.")
     if args.steps is None and args.epochs is None:
@@ -372,7 +371,6 @@ def _schedule(args, data):
 def _compiled_pretrainer(config, args, strategy, total_steps, resuming):
     from keras_bert_impl.models import BertPretrainer, bert_backbone
     from keras_bert_impl.training.local_attention_init import init_local_attention
-    from keras_bert_impl.training.optimization import create_optimizer
 
     with strategy.scope():
         pretrainer = BertPretrainer(bert_backbone(config), nsp=args.nsp)
@@ -381,9 +379,7 @@ def _compiled_pretrainer(config, args, strategy, total_steps, resuming):
             # SVDs (minutes for bert_large) whose results would be overwritten.
             init_local_attention(pretrainer.backbone, seed=args.seed)
         pretrainer.compile(
-            optimizer=create_optimizer(
-                args.learning_rate, total_steps, args.warmup_ratio, args.optimizer
-            ),
+            optimizer=common.create_optimizer_for(args, total_steps),
             jit_compile=args.jit_compile,
         )
     if not args.nsp:

@@ -159,6 +159,7 @@ def create_optimizer(
     optimizer="adamw",
     weight_decay=0.01,
     global_clipnorm=1.0,
+    beta_2=0.999,
 ):
     """Returns BERT's optimizer with its learning-rate schedule.
 
@@ -170,6 +171,9 @@ def create_optimizer(
             "Large Batch Optimization for Deep Learning", You et al.).
         weight_decay: decoupled weight decay rate.
         global_clipnorm: gradients are clipped to this global norm.
+        beta_2: decay of the second-moment estimate (BERT's 0.999; RoBERTa's
+            0.98 forgets old gradient scales sooner, which keeps short runs at
+            high learning rates stable).
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {optimizer!r}; expected one of {OPTIMIZERS}.")
@@ -177,22 +181,18 @@ def create_optimizer(
         raise ValueError(f"learning_rate must be positive, got {learning_rate}.")
     if not 0 <= warmup_ratio < 1:
         raise ValueError(f"warmup_ratio must be in [0, 1), got {warmup_ratio}.")
+    if not 0 < beta_2 < 1:
+        raise ValueError(f"beta_2 must be in (0, 1), got {beta_2}.")
     schedule = WarmupLinearDecay(
         learning_rate, total_steps, int(round(warmup_ratio * total_steps))
     )
-    if optimizer == "adamw":
-        result = BertAdamW(
-            learning_rate=schedule,
-            weight_decay=weight_decay,
-            epsilon=1e-6,
-            global_clipnorm=global_clipnorm,
-        )
-    else:
-        result = BertLamb(
-            learning_rate=schedule,
-            weight_decay=weight_decay,
-            epsilon=1e-6,
-            global_clipnorm=global_clipnorm,
-        )
+    optimizer_class = BertAdamW if optimizer == "adamw" else BertLamb
+    result = optimizer_class(
+        learning_rate=schedule,
+        weight_decay=weight_decay,
+        beta_2=beta_2,
+        epsilon=1e-6,
+        global_clipnorm=global_clipnorm,
+    )
     result.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
     return result

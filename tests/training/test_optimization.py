@@ -42,11 +42,21 @@ def test_weight_decay_skips_layer_norms_and_biases(name):
     assert optimizer.global_clipnorm == 1.0
 
 
+@pytest.mark.parametrize("name", ["adamw", "lamb"])
+def test_beta_2_reaches_the_optimizer_and_its_config(name):
+    optimizer = create_optimizer(1e-4, total_steps=10, optimizer=name, beta_2=0.98)
+    assert optimizer.beta_2 == 0.98
+    assert type(optimizer).from_config(optimizer.get_config()).beta_2 == 0.98
+    assert create_optimizer(1e-4, total_steps=10, optimizer=name).beta_2 == 0.999
+
+
 def test_unknown_optimizer_and_bad_rate():
     with pytest.raises(ValueError, match="sgd"):
         create_optimizer(1e-4, 10, optimizer="sgd")
     with pytest.raises(ValueError, match="learning_rate"):
         create_optimizer(0.0, 10)
+    with pytest.raises(ValueError, match="beta_2"):
+        create_optimizer(1e-4, 10, beta_2=1.0)
 
 
 def _tiny_classifier():
