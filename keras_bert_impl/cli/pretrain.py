@@ -172,7 +172,7 @@ def _pretraining_data(args, strategy, output_dir):
 def _print_plan(args, data, config, strategy, steps_per_epoch, epochs):
     print(data.describe_rows(args.seq_len))
     print(
-        f"pretraining {config.num_layers} layers / hidden {config.hidden_size} / vocab "
+        f"pretraining {config.num_layers} layer{'' if config.num_layers == 1 else 's'} / hidden {config.hidden_size} / vocab "
         f"{config.vocab_size} for {steps_per_epoch * epochs} steps of {args.batch_size} "
         f"sequences ({strategy.num_replicas_in_sync} replica(s), {args.precision})"
     )

@@ -51,18 +51,20 @@ def test_pretrain_finetune_evaluate_chain(tmp_path, corpus_file, labelled_files)
 def test_pretrain_starts_local_without_dropout_and_finetunes_with(tmp_path, capsys, corpus_file,
                                                                   labelled_files):
     """The main job's flags: a preset's width at another depth, local starting
-    weights, --mask-rate, --dropout 0 to pretrain and 0.1 to fine-tune."""
+    weights, --mask-rate, --beta2, --dropout 0 to pretrain and 0.1 to fine-tune."""
     pretrain_dir = str(tmp_path / "pretrain")
     # One step at a learning rate of 1e-12: the saved weights are the starting ones.
     assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "1",
                 "--learning-rate", "1e-12", "--attention-init", "local", "--mask-rate", "0.4",
-                "--whole-word-masking", "--dropout", "0", "--num-layers", "1", "--output", pretrain_dir,
-                *TINY) == 0
+                "--whole-word-masking", "--dropout", "0", "--num-layers", "1", "--beta2", "0.98",
+                "--output", pretrain_dir, *TINY) == 0
     plan = capsys.readouterr().out
-    assert "pretraining 1 layers / hidden 128" in plan
+    assert "pretraining 1 layer / hidden 128" in plan
     assert ("masked LM on 40% of the tokens (at most 13 per row, whole words), local starting "
             "weights") in plan
-    backbone = load_model_dir(pretrain_dir).model.backbone
+    pretrainer = load_model_dir(pretrain_dir).model
+    assert pretrainer.optimizer.beta_2 == 0.98
+    backbone = pretrainer.backbone
     positions = backbone.embeddings.position_embeddings.numpy()
     expected = np.sqrt(2) * backbone.config.initializer_range * sinusoid_table(*positions.shape)
     np.testing.assert_allclose(positions, expected, rtol=1e-6, atol=1e-9)
