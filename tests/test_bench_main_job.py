@@ -22,3 +22,16 @@ def test_naive_bayes_follows_word_counts_and_priors():
 def test_naive_bayes_baseline_on_the_embedded_split():
     # The baseline README "The main job" quotes beside the main job's classifier (which does not beat it).
     assert bench_main_job.naive_bayes_accuracy() == 0.825
+
+
+def test_paired_comparison_counts_disagreements_and_gives_mcnemars_exact_p():
+    first = [True, True, True, False, False, True]
+    second = [True, False, False, True, False, True]
+    only_first, only_second, p_value = bench_main_job.paired_comparison(first, second)
+    assert (only_first, only_second) == (2, 1)
+    # Three fair tosses, at most one on the rarer side, either way: 2 * (1 + 3) / 8.
+    assert p_value == 1.0
+    only_first, only_second, p_value = bench_main_job.paired_comparison([True] * 10, [False] * 10)
+    assert (only_first, only_second) == (10, 0)
+    assert p_value == 2 / 2 ** 10
+    assert bench_main_job.paired_comparison([True], [True]) == (0, 0, 1.0)
