@@ -128,3 +128,18 @@ def _main_job_listing():
 
 def test_the_main_job_listing_is_what_the_main_job_runs():
     assert _main_job_listing() == steps()
+
+
+def test_the_main_job_parses_with_the_real_parser():
+    """A flag misspelled alike in the README and in default_job would pass the
+    listing test; the parser catches it, and the recipe's values arrive."""
+    from keras_bert_impl.cli import build_parser
+    from keras_bert_impl.cli.default_job import DESCRIPTION
+
+    parser = build_parser(DESCRIPTION)
+    parsed = {argv[0]: parser.parse_args(argv) for argv in steps()}
+    pretrain, finetune = parsed["pretrain"], parsed["finetune"]
+    assert (pretrain.learning_rate, pretrain.beta2, pretrain.mask_rate) == (1.5e-3, 0.98, 0.4)
+    assert (pretrain.num_layers, pretrain.steps, pretrain.precision) == (2, 900, "mixed_bfloat16")
+    assert (finetune.learning_rate, finetune.beta2, finetune.epochs) == (5e-4, 0.999, 10)
+

@@ -31,19 +31,27 @@ def check_dropout(args):
         raise ValueError(f"--dropout {args.dropout}: expected a rate with 0 <= rate < 1, e.g. 0.1.")
 
 
-def add_optimizer_arguments(parser, learning_rate, optimizer_help):
-    """Adds --learning-rate (default `learning_rate`, a string such as "1e-4"),
-    --warmup-ratio, --optimizer and --beta2."""
+def add_optimizer_arguments(parser, learning_rate):
+    """Adds --learning-rate, --warmup-ratio, --optimizer and --beta2.
+
+    Args:
+        parser: the subcommand's `argparse` parser.
+        learning_rate: the default peak learning rate as the help should show
+            it, e.g. "1e-4" (argparse converts a string default with `type`).
+    """
     parser.add_argument(
         "--learning-rate", type=float, default=learning_rate,
         help=f"peak learning rate (default {learning_rate})",
     )
     parser.add_argument("--warmup-ratio", type=float, default=0.1, help="fraction of steps warming up (default 0.1)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help=optimizer_help)
+    parser.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default="adamw",
+        help="adamw (BERT's, the default) or lamb (large batches)",
+    )
     parser.add_argument(
         "--beta2", type=float, default=0.999,
         help="decay of the optimizer's second-moment estimate (default 0.999, BERT's); 0.98 "
-        "(RoBERTa's) keeps a short run stable at a higher learning rate",
+        "(RoBERTa's) let the main job's short pretraining gain from a higher learning rate",
     )
 
 
@@ -58,8 +66,13 @@ def check_optimizer_arguments(args):
 
 
 def create_optimizer_for(args, total_steps):
-    """The optimizer and learning-rate schedule of the --learning-rate,
-    --warmup-ratio, --optimizer and --beta2 flags, over `total_steps` steps."""
+    """Returns the optimizer, with its learning-rate schedule, that the
+    --learning-rate, --warmup-ratio, --optimizer and --beta2 flags ask for.
+
+    Args:
+        args: the parsed flags (checked by `check_optimizer_arguments`).
+        total_steps: training steps; the schedule reaches 0 there.
+    """
     from keras_bert_impl.training.optimization import create_optimizer
 
     return create_optimizer(
@@ -133,7 +146,7 @@ def run_training(train, args):
 def check_positive(args, *names):
     for name in names:
         value = getattr(args, name)
-        if value is not None and value <= 0:
+        if value is not None and not value > 0:  # NaN too
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{flag} must be positive, got {value}.")
 

@@ -38,7 +38,7 @@ def register(subparsers):
     parser.add_argument("--cased", dest="lowercase", action="store_false", help="cased vocabulary (without --init)")
     add_task_arguments(parser)
     parser.add_argument("--epochs", type=int, default=3, help="passes over the training data (default 3)")
-    common.add_optimizer_arguments(parser, "5e-5", "adamw or lamb")
+    common.add_optimizer_arguments(parser, "5e-5")
     common.add_dropout_argument(parser, "the --init model's, else the --preset's")
     parser.add_argument("--output", required=True, help="output model directory")
     common.add_run_arguments(parser, seq_len=128, batch_size=32)

@@ -100,7 +100,7 @@ def register(subparsers):
         "embeddings and mimetic attention, so attention starts out on nearby tokens: a small "
         "model pretrained for minutes learns to use context; still a standard BERT)",
     )
-    common.add_optimizer_arguments(parser, "1e-4", "adamw (BERT) or lamb (large batches)")
+    common.add_optimizer_arguments(parser, "1e-4")
     common.add_dropout_argument(
         parser, "the preset's or --config's, 0.1 in BERT; the main job pretrains with 0"
     )
@@ -172,8 +172,8 @@ def _pretraining_data(args, strategy, output_dir):
 def _print_plan(args, data, config, strategy, steps_per_epoch, epochs):
     print(data.describe_rows(args.seq_len))
     print(
-        f"pretraining {config.num_layers} layer{'' if config.num_layers == 1 else 's'} / hidden {config.hidden_size} / vocab "
-        f"{config.vocab_size} for {steps_per_epoch * epochs} steps of {args.batch_size} "
+        f"pretraining {config.num_layers} layer{'' if config.num_layers == 1 else 's'} / "
+        f"hidden {config.hidden_size} / vocab {config.vocab_size} for {steps_per_epoch * epochs} steps of {args.batch_size} "
         f"sequences ({strategy.num_replicas_in_sync} replica(s), {args.precision})"
     )
     print(

@@ -76,10 +76,12 @@ def test_pretrain_starts_local_without_dropout_and_finetunes_with(tmp_path, caps
     classifier_dir = str(tmp_path / "classifier")
     tiny = [a for a in TINY if a not in ("--preset", "bert_tiny")]
     assert _run("finetune", "--init", pretrain_dir, "--train", train, "--eval", evaluation,
-                "--epochs", "1", "--dropout", "0.1", "--output", classifier_dir, *tiny) == 0
+                "--epochs", "1", "--dropout", "0.1", "--beta2", "0.95", "--output", classifier_dir,
+                *tiny) == 0
     config = read_json(os.path.join(classifier_dir, "config.json"))
     assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
     classifier = load_model_dir(classifier_dir).model
+    assert classifier.optimizer.beta_2 == 0.95
     # Fine-tuning started from the pretrained weights: positions past --seq-len
     # get no gradient, only weight decay.
     np.testing.assert_allclose(
@@ -132,6 +134,7 @@ def test_pretrain_under_mixed_precision(tmp_path, corpus_file, precision):
         (["pretrain", "--beta2", "1"], "--beta2 1.0: expected 0 < beta2 < 1"),
         (["pretrain", "--warmup-ratio", "1"], "--warmup-ratio 1.0: expected 0 <= ratio < 1"),
         (["finetune", "--learning-rate", "0"], "--learning-rate must be positive"),
+        (["finetune", "--learning-rate", "nan"], "--learning-rate must be positive, got nan"),
         (["finetune", "--beta2", "0"], "--beta2 0.0: expected 0 < beta2 < 1"),
         (["finetune", "--train", "x.tsv"], "--vocab"),
         (["evaluate", "--model", "/nonexistent/model", "--data", "embedded"], "/nonexistent/model"),
