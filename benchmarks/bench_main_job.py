@@ -98,12 +98,6 @@ def naive_bayes_correct():
     return [predict(text) == label for text, label in zip(eval_texts, eval_labels)]
 
 
-def naive_bayes_accuracy():
-    """Naive Bayes trained on the embedded "train" split, accuracy on "validation"."""
-    correct = naive_bayes_correct()
-    return sum(correct) / len(correct)
-
-
 def classifier_correct(classifier_dir):
     """The classifier in `classifier_dir`: for each "validation" sentence, whether
     it gets the label right."""
@@ -188,7 +182,8 @@ def print_pretraining_history(history_file):
 
 def main(argv=None):
     args = parse_args(argv)
-    baseline = naive_bayes_accuracy()
+    baseline_correct = naive_bayes_correct()
+    baseline = sum(baseline_correct) / len(baseline_correct)
     print(f"bag-of-words naive Bayes, embedded validation split: accuracy {baseline:.4f}")
     if args.baseline_only:
         return
@@ -215,7 +210,7 @@ def main(argv=None):
         accuracy = json.load(f)["accuracy"]
     print(f"main job classifier: accuracy {accuracy:.4f} ({accuracy - baseline:+.4f} vs naive Bayes)")
     classifier = classifier_correct(os.path.join(REPO_ROOT, default_job.RUN_DIR, "classifier"))
-    only_classifier, only_baseline, p_value = paired_comparison(classifier, naive_bayes_correct())
+    only_classifier, only_baseline, p_value = paired_comparison(classifier, baseline_correct)
     print(
         f"same {len(classifier)} sentences, paired: right only by the classifier {only_classifier}, "
         f"only by naive Bayes {only_baseline}; McNemar's exact test, two-sided p = {p_value:.2f}"

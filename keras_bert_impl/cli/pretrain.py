@@ -173,8 +173,9 @@ def _print_plan(args, data, config, strategy, steps_per_epoch, epochs):
     print(data.describe_rows(args.seq_len))
     print(
         f"pretraining {config.num_layers} layer{'' if config.num_layers == 1 else 's'} / "
-        f"hidden {config.hidden_size} / vocab {config.vocab_size} for {steps_per_epoch * epochs} steps of {args.batch_size} "
-        f"sequences ({strategy.num_replicas_in_sync} replica(s), {args.precision})"
+        f"hidden {config.hidden_size} / vocab {config.vocab_size} for {steps_per_epoch * epochs} "
+        f"steps of {args.batch_size} sequences ({strategy.num_replicas_in_sync} replica(s), "
+        f"{args.precision})"
     )
     print(
         f"masked LM on {args.mask_rate:.0%} of the tokens (at most {_max_predictions(args)} per row"
