@@ -132,9 +132,11 @@ def test_bytes_texts_read_as_their_utf8_strings(trained):
     as_str = fill_mask(pretrainer, tokenizer, "The color of the sky is [MASK].", top_k=2)
     as_bytes = fill_mask(pretrainer, tokenizer, "The color of the sky is [MASK].".encode(), top_k=2)
     assert as_bytes == as_str
-    # Invalid UTF-8 is dropped, as the tokenizer and the export do.
+    # Invalid UTF-8 is dropped, as the tokenizer and the export do. Compared
+    # in batches of the same shape: a CPU's matmul kernels may round a batch
+    # of two differently from a batch of one (seen on an AVX2-only machine).
     mixed = fill_mask(pretrainer, tokenizer, [b"the color of the sky\xff is [MASK] .", "[MASK] ."], top_k=2)
-    assert mixed[0] == as_str
+    assert mixed == fill_mask(pretrainer, tokenizer, ["The color of the sky is [MASK].", "[MASK] ."], top_k=2)
     backbone = pretrainer.backbone
     np.testing.assert_allclose(embed(backbone, tokenizer, b"the sky"), embed(backbone, tokenizer, "the sky"))
     np.testing.assert_allclose(
