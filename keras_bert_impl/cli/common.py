@@ -104,9 +104,10 @@ def add_run_arguments(parser, seq_len=128, batch_size=32):
         "ParameterServerStrategy is not supported by Keras 3",
     )
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default="float32",
-        help="float32, mixed_bfloat16 (faster on recent CPUs/TPUs/GPUs) or "
-        "mixed_float16 (GPUs; with dynamic loss scaling)",
+        "--precision", choices=("auto", *PRECISIONS), default="float32",
+        help="float32 (default), mixed_bfloat16 (faster where bfloat16 is native: TPUs, "
+        "GPUs from Ampere on, CPUs with AMX or AVX-512 BF16), mixed_float16 (GPUs; with "
+        "dynamic loss scaling) or auto (mixed_bfloat16 where it is native, else float32)",
     )
     parser.add_argument(
         "--jit-compile", action="store_true",
@@ -156,15 +157,18 @@ def set_up_run(args):
     import keras
     import tensorflow as tf
 
-    from keras_bert_impl.training.precision import set_precision
+    from keras_bert_impl.training.precision import resolve_precision, set_precision
     from keras_bert_impl.training.strategy import check_global_batch_size, get_strategy
 
     check_positive(args, "seq_len", "batch_size")
     keras.utils.set_random_seed(args.seed)
     if getattr(args, "deterministic", False):
         tf.config.experimental.enable_op_determinism()
-    set_precision(args.precision)
     strategy = get_strategy(args.strategy)
+    args.precision, reason = resolve_precision(args.precision)
+    if reason:
+        print(f"--precision auto: {args.precision} on {reason}")
+    set_precision(args.precision)
     check_global_batch_size(args.batch_size, strategy)
     if args.jit_compile and strategy.num_replicas_in_sync > 1 and args.strategy != "tpu":
         raise ValueError(
