@@ -24,6 +24,9 @@ DEFAULT_TOP_K = 5
 # Long-text classification: how window logits pool into a text's, and the
 # windows kept per text by default (`layers.windows`, `tasks.classification`).
 WINDOW_POOLINGS = ("mean", "max")
+# The vector a classifier reads per text (`models.classifier`): BERT's pooled
+# [CLS] output or the mean of the text's final token vectors.
+TEXT_POOLINGS = ("pooled", "mean")
 DEFAULT_MAX_WINDOWS = 4
 
 # SQuAD's windowing and decoding defaults (`tasks.qa_features.SpanSettings`).

@@ -47,11 +47,7 @@ BASELINES = ("pad", "zero")
 # Interpolation points per model call: bounds memory at bert_base sizes.
 POINTS_PER_CALL = 16
 
-# Per model class: the head layer and the backbone output it reads.
-_HEADS = {
-    BertClassifier: ("classification_head", "pooled_output"),
-    BertTokenClassifier: ("token_classification_head", "sequence_output"),
-}
+_EXPLAINABLE = (BertClassifier, BertTokenClassifier)
 
 _Integral = collections.namedtuple("_Integral", "token_attribution value baseline_value")
 # One text on its way through the model: its words, the word of each token
@@ -113,7 +109,7 @@ def explain(
     >>> explain(model, tokenizer, "a great film", steps=20)["words"][1]  # doctest: +SKIP
     {'word': 'great', 'attribution': 1.73}
     """
-    if type(model) not in _HEADS:
+    if type(model) not in _EXPLAINABLE:
         raise ValueError(
             f"explain needs a BertClassifier or BertTokenClassifier, got {type(model).__name__}."
         )
@@ -272,8 +268,6 @@ def _logits_from_token_vectors(model, segment_ids, padding_mask):
     # an explanation is of one plain row), since the blocks and pooler take them.
     packed = [backbone.input[name] for name in ("example_ids", "cls_positions")]
     encoder = keras.Model([embed.output, backbone.input["padding_mask"], *packed], backbone.output)
-    head_name, head_input = _HEADS[type(model)]
-    head = model.get_layer(head_name)
     seq_len = segment_ids.shape[1]
     # Under a mixed policy the variable is float32 and the lookup's output bfloat16 or float16.
     position_and_segment = tf.cast(embed.position_embeddings[None, :seq_len], tf.float32) + tf.cast(
@@ -283,10 +277,18 @@ def _logits_from_token_vectors(model, segment_ids, padding_mask):
     def logits_of(token_vectors):
         count = tf.shape(token_vectors)[0]
         embeddings = embed.layer_norm(token_vectors + position_and_segment)
-        outputs = encoder([embeddings, tf.repeat(padding_mask, count, axis=0), None, None], training=False)
-        return tf.cast(head(outputs[head_input], training=False), tf.float32)
+        mask = tf.repeat(padding_mask, count, axis=0)
+        encoded = encoder([embeddings, mask, None, None], training=False)
+        return tf.cast(_head_logits(model, encoded, mask), tf.float32)
 
     return logits_of
+
+
+def _head_logits(model, encoded, padding_mask):
+    """The model's head on the backbone's outputs `encoded` of plain rows."""
+    if isinstance(model, BertClassifier):
+        return model.logits_of_encoded(encoded, {"padding_mask": padding_mask})
+    return model.get_layer("token_classification_head")(encoded["sequence_output"], training=False)
 
 
 def _integrated_gradients(path, selection, steps):

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_bert_impl.choices import DEFAULT_SEQ_LEN
+from keras_bert_impl.layers import MeanPooler
 from keras_bert_impl.tasks.classification import text_windows
 from keras_bert_impl.tasks.tagging import Tagger, entity_lists
 from keras_bert_impl.text import SegmentPacker
@@ -363,6 +364,7 @@ def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32, seq_le
     texts, single = _as_list(text_or_texts)
     max_len = resolve_seq_len(backbone, tokenizer, seq_len)
     vectors = []
+    mean_pooler = MeanPooler(dtype="float32")
     for inputs in _packed_batches(tokenizer, texts, max_len, batch_size):
         outputs = backbone(inputs, training=False)
         if pooling == "pooled":
@@ -370,9 +372,7 @@ def embed(model, tokenizer, text_or_texts, pooling="mean", batch_size=32, seq_le
         elif pooling == "cls":
             vectors.append(outputs["sequence_output"][:, 0].numpy())
         else:
-            mask = tf.cast(inputs["padding_mask"], outputs["sequence_output"].dtype)[:, :, None]
-            total = tf.reduce_sum(outputs["sequence_output"] * mask, axis=1)
-            vectors.append((total / tf.reduce_sum(mask, axis=1)).numpy())
+            vectors.append(mean_pooler(outputs["sequence_output"], inputs["padding_mask"]).numpy())
     vectors = np.concatenate(vectors).astype("float32")
     return vectors[0] if single else vectors
 

@@ -27,13 +27,13 @@ LABELS = ["negative", "positive"]
 SUBJECTS = ["the cat", "a dog", "the film", "it", "the dogs"]
 
 
-def _classifier(initializer_range=0.02, seed=0, dtype=None):
+def _classifier(initializer_range=0.02, seed=0, dtype=None, pooling="pooled"):
     keras.utils.set_random_seed(seed)
     config = kbi.BertConfig.preset(
         "bert_tiny", vocab_size=len(VOCAB), hidden_size=32, num_heads=2, intermediate_size=64,
         max_position_embeddings=16, initializer_range=initializer_range,
     )
-    return kbi.BertClassifier(kbi.bert_backbone(config, dtype=dtype), num_classes=len(LABELS))
+    return kbi.BertClassifier(kbi.bert_backbone(config, dtype=dtype), num_classes=len(LABELS), pooling=pooling)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,18 @@ def test_a_mixed_bfloat16_classifier_is_explained(tokenizer):
     result = explain(model, tokenizer, "the dogs was very good .")
     assert [w["word"] for w in result["words"]] == words
     assert all(np.isfinite(w["attribution"]) for w in result["words"])
+
+
+def test_a_mean_pooling_classifier_is_explained_by_its_own_path(tokenizer):
+    model = _classifier(initializer_range=0.3, pooling="mean")
+    words, inputs, _ = explain_module._pack_words(tokenizer, "the dogs was very good .", 16)
+    logits_of = explain_module._logits_from_token_vectors(model, inputs["segment_ids"], inputs["padding_mask"])
+    vectors, _ = explain_module._token_vectors(model, tokenizer, inputs, "pad")
+    np.testing.assert_allclose(logits_of(vectors), model(inputs, training=False), atol=1e-5)
+    result = explain(model, tokenizer, "the cat was very good . it is a bad film")
+    change = result["logit"] - result["baseline_logit"]
+    assert sum(w["attribution"] for w in result["words"]) - change == pytest.approx(result["delta"], abs=1e-5)
+    assert abs(result["delta"]) <= 0.05 * abs(change)
 
 
 @pytest.mark.parametrize("baseline", ["pad", "zero"])

@@ -104,6 +104,11 @@ def save_huggingface_task(model, path, vocab_file=None, label_names=None):
 
     if os.path.exists(path):
         raise FileExistsError(f"{path} already exists; choose a new folder.")
+    if isinstance(model, BertClassifier) and model.pooling != "pooled":
+        raise ValueError(
+            f"A classifier with pooling={model.pooling!r} has no Hugging Face form: "
+            "BertForSequenceClassification reads the pooled [CLS] output. Export it as a SavedModel."
+        )
     task = type(model)
     # Token and sequence classifiers share the `classifier.*` names.
     kernel_name, bias_name = _HUGGINGFACE_HEADS[BertClassifier if task is BertTokenClassifier else task]

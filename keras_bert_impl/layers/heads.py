@@ -58,6 +58,53 @@ class BertPooler(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")
+class MeanPooler(keras.layers.Layer):
+    """The mean of each example's final token vectors, [CLS] and [SEP] included.
+
+    The alternative to `BertPooler` for classification: a model pretrained
+    briefly, or without next-sentence prediction, has not taught [CLS] to
+    summarise the text, while the mean reads every token from the first
+    fine-tuning step (Sentence-BERT's pooling). Only real tokens count.
+
+    Call args:
+        sequence_output: `[batch, seq, hidden]`.
+        padding_mask: `[batch, seq]`, nonzero for a real token.
+        example_ids: packed rows only: `[batch, seq]`, slot + 1 of the example
+            each token belongs to (0 for padding), from `data.packing`.
+        cls_positions: packed rows only: `[batch, examples]`; its width is the
+            number of example slots.
+
+    Returns:
+        `[batch, hidden]`, or `[batch, examples, hidden]` for packed rows
+        (zeros for an empty slot).
+
+    Example:
+
+    >>> MeanPooler()(ops.ones((2, 5, 8)), ops.ones((2, 5))).shape
+    (2, 8)
+    """
+
+    def call(self, sequence_output, padding_mask, example_ids=None, cls_positions=None):
+        # Summed in float32: a bfloat16 sum of 100 tokens keeps 2-3 digits.
+        vectors = ops.cast(sequence_output, "float32")
+        if example_ids is None:
+            weights = ops.cast(padding_mask, "float32")[:, :, None]
+            mean = ops.sum(vectors * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        else:
+            # [batch, examples, seq]: 1 where the token belongs to the slot's example.
+            slot_ids = ops.arange(1, ops.shape(cls_positions)[1] + 1, dtype="int32")
+            weights = ops.cast(ops.equal(slot_ids[None, :, None], example_ids[:, None, :]), "float32")
+            mean = ops.matmul(weights, vectors) / ops.maximum(ops.sum(weights, axis=2, keepdims=True), 1.0)
+        return ops.cast(mean, self.compute_dtype)
+
+    def compute_output_shape(self, sequence_output_shape, padding_mask_shape, example_ids_shape=None,
+                             cls_positions_shape=None):
+        if cls_positions_shape is None:
+            return (sequence_output_shape[0], sequence_output_shape[-1])
+        return (*cls_positions_shape, sequence_output_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="keras_bert_impl")
 class MaskedLMHead(keras.layers.Layer):
     """BERT's masked-LM head, evaluated only at the masked positions.
 

@@ -1,9 +1,17 @@
 """Base class of the models that put heads on a `BertBackbone`."""
 
+import warnings
+
 import keras
 
 from keras_bert_impl.layers import ClassificationHead
 from keras_bert_impl.models.backbone import with_packed_inputs
+
+# Heads on the sequence output (token classifier, QA, a mean-pooling
+# classifier) leave the backbone's pooler without gradients by design; Keras'
+# warning about it ("did you forget to provide a loss?") would only mislead
+# on every fine-tuning run.
+warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooler/dense/kernel', 'pooler/dense/bias'\]")
 
 
 class BertTask(keras.Model):

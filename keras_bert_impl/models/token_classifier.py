@@ -1,17 +1,9 @@
 """BERT token classifier: backbone + a classification head on every position."""
 
-import warnings
-
 import keras
 
 from keras_bert_impl.models.backbone import INPUT_NAMES
 from keras_bert_impl.models.task import BertTask, classification_head
-
-
-# Heads on the sequence output leave the backbone's pooler without gradients
-# by design; Keras' warning about it ("did you forget to provide a loss?")
-# would only mislead on every fine-tuning run.
-warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooler/dense/kernel', 'pooler/dense/bias'\]")
 
 
 @keras.saving.register_keras_serializable(package="keras_bert_impl")

@@ -68,6 +68,7 @@ Example:
 import tensorflow as tf
 
 from keras_bert_impl.choices import DEFAULT_MAX_MASKS, DEFAULT_TOP_K
+from keras_bert_impl.layers import MeanPooler
 from keras_bert_impl.models import (
     BertClassifier,
     BertPretrainer,
@@ -213,7 +214,7 @@ class ServingFunctions:
     # Classifier.
 
     def _logits(self, inputs):
-        # Classifier outputs come from the pooled [CLS] vector alone.
+        # A pooled-output classifier runs its last block at [CLS] only.
         return tf.cast(self.model.logits(inputs), tf.float32)
 
     def _classifier_outputs(self, logits):
@@ -243,11 +244,9 @@ class ServingFunctions:
     def _embed(self, text):
         inputs = self._pack(self.tokenizer(text))
         encoded = self.model.backbone(inputs, training=False)
-        sequence = tf.cast(encoded["sequence_output"], tf.float32)
-        real = tf.cast(inputs["padding_mask"], tf.float32)[:, :, tf.newaxis]
         return {
             "pooled_output": tf.cast(encoded["pooled_output"], tf.float32),
-            "mean_embedding": tf.reduce_sum(sequence * real, axis=1) / tf.reduce_sum(real, axis=1),
+            "mean_embedding": MeanPooler(dtype="float32")(encoded["sequence_output"], inputs["padding_mask"]),
         }
 
     # Pretrainer.

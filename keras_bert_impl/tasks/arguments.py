@@ -17,7 +17,7 @@ Example:
 import argparse
 
 from keras_bert_impl import tasks
-from keras_bert_impl.choices import DEFAULT_MAX_WINDOWS, QA_SPAN_DEFAULTS, WINDOW_POOLINGS
+from keras_bert_impl.choices import DEFAULT_MAX_WINDOWS, QA_SPAN_DEFAULTS, TEXT_POOLINGS, WINDOW_POOLINGS
 
 # The QA window and decoding flags: `SpanSettings` fields, and what they set.
 QA_SETTING_FLAGS = {
@@ -56,6 +56,13 @@ def add_classification_arguments(parser):
         "--pack", action=argparse.BooleanOptionalAction, default=True,
         help="classification: train on rows that pack several short examples each, so "
         "little compute goes to padding (default on; static shapes, fine on TPU)",
+    )
+    parser.add_argument(
+        "--pooling", choices=TEXT_POOLINGS,
+        help="classification: the vector per text that the classifier reads: pooled, BERT's "
+        "pooled [CLS] output (finetune default), or mean, the mean of the text's final token "
+        "vectors (the main job's: its briefly pretrained [CLS] sums up a text worse). Part of "
+        "the model: evaluate takes the model's",
     )
     parser.add_argument(
         "--bucket-by-length", action=argparse.BooleanOptionalAction, default=True,

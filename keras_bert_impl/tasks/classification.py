@@ -113,7 +113,8 @@ def build_model(backbone, label_names, args):
     window_config = {} if windows is None else dict(
         window_pooling=getattr(args, "window_pooling", None) or "mean", window_stride=windows[0], max_windows=windows[1]
     )
-    return BertClassifier(backbone, num_classes=max(len(label_names), 2), **window_config)
+    pooling = getattr(args, "pooling", None) or "pooled"
+    return BertClassifier(backbone, num_classes=max(len(label_names), 2), pooling=pooling, **window_config)
 
 
 def evaluate(model, data):
@@ -207,7 +208,13 @@ def _first_given(*values):
 
 def use_saved_settings(args, model_dir, model):
     """`evaluate` windows as training did: --stride/--max-windows default to
-    the model's (flags given override them); --window-pooling must match it."""
+    the model's (flags given override them); --window-pooling and --pooling must match it."""
+    given_text_pooling = getattr(args, "pooling", None)
+    if given_text_pooling not in (None, model.pooling):
+        raise ValueError(
+            f"--pooling {given_text_pooling}: {model_dir} was fine-tuned with --pooling {model.pooling} "
+            "(part of the model); drop the flag."
+        )
     if model.window_pooling is None:
         for flag in ("stride", "max_windows", "window_pooling"):
             if getattr(args, flag, None) is not None:
@@ -244,8 +251,9 @@ class TextWindows:
 
     `classify`, `predict` and the export's `serving_default` call this, so
     they agree. Only real windows run through the model (no padding
-    windows), each padded to the longest window of the call, with the last
-    block at [CLS] only (`BertClassifier.logits`).
+    windows), each padded to the longest window of the call, through
+    `BertClassifier.logits` (the last block at [CLS] only for a classifier of
+    the pooled output).
 
     Args:
         model: a `BertClassifier`; its `window_pooling` (mean for a model

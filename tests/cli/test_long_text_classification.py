@@ -121,6 +121,7 @@ def test_evaluate_classify_and_the_export_read_texts_past_the_window_cap_alike(d
     "flags, message",
     [
         (["--window-pooling", "max"], "--window-pooling max: {model} pools its windows by the mean"),
+        (["--pooling", "mean"], "--pooling mean: {model} was fine-tuned with --pooling pooled (part of the model)"),
         (["--seq-len", "8"], "--seq-len 8: {model} was trained with windows (stride 7, stored with the model)"),
         (["--text-b-column", "b"], "--text-b-column: {model} was trained with windows (stride 7, stored with the model)"),
     ],

@@ -7,8 +7,8 @@ from support.hf import random_hf_model, torch, transformers
 from support.parity import bert_batch, encoder_inputs, max_error
 from test_google import HF_CONFIG, _google_name, write_google_release
 
-from keras_bert_impl import BertClassifier, BertQuestionAnswerer
-from keras_bert_impl.convert.task_heads import load_google_task, load_huggingface_task
+from keras_bert_impl import BertClassifier, BertConfig, BertQuestionAnswerer, bert_backbone
+from keras_bert_impl.convert.task_heads import load_google_task, load_huggingface_task, save_huggingface_task
 
 GOOGLE_HEADS = {
     "qa_outputs.weight": "cls/squad/output_weights",
@@ -66,6 +66,13 @@ def test_huggingface_and_google_task_checkpoints_match_transformers(tmp_path, hf
         assert sorted(ours) == sorted(expected)
         for name, value in ours.items():
             assert max_error(value, expected[name]) < 1e-5, name
+
+
+def test_a_mean_pooling_classifier_has_no_hugging_face_form(tmp_path):
+    backbone = bert_backbone(BertConfig.preset("bert_tiny", vocab_size=30))
+    with pytest.raises(ValueError, match="pooling='mean' has no Hugging Face form"):
+        save_huggingface_task(BertClassifier(backbone, num_classes=2, pooling="mean"), str(tmp_path / "hf"))
+    assert not (tmp_path / "hf").exists()
 
 
 def test_checkpoint_without_a_task_head_is_named(tmp_path):

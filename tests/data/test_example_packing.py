@@ -3,6 +3,7 @@ model, the same examples run one per row (outputs, loss and gradients)."""
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_bert_impl import BertClassifier, BertConfig, BertPretrainer, bert_backbone
@@ -118,12 +119,13 @@ def _assert_gradients_equal(packed_gradients, plain_gradients, variables):
         )
 
 
-def test_packed_classifier_batch_equals_the_examples_unpacked():
+@pytest.mark.parametrize("pooling", ["pooled", "mean"])
+def test_packed_classifier_batch_equals_the_examples_unpacked(pooling):
     keras.utils.set_random_seed(0)
     examples = _examples()
     packed_x, packed_labels, weights = _packed(examples)
     plain_x, plain_labels = _unpacked(examples)
-    classifier = BertClassifier(bert_backbone(CONFIG), num_classes=NUM_CLASSES, dropout=0.0)
+    classifier = BertClassifier(bert_backbone(CONFIG), num_classes=NUM_CLASSES, dropout=0.0, pooling=pooling)
     loss_fn = sparse_cross_entropy()
     packed_logits, packed_loss, packed_grads = _loss_and_gradients(
         classifier, packed_x, lambda logits: loss_fn(packed_labels, logits, sample_weight=weights)
@@ -134,7 +136,13 @@ def test_packed_classifier_batch_equals_the_examples_unpacked():
     assert packed_logits.shape == (packed_x["token_ids"].shape[0], SLOTS, NUM_CLASSES)
     np.testing.assert_allclose(packed_logits.numpy()[_slot_order(packed_x, examples)], plain_logits, atol=1e-5)
     np.testing.assert_allclose(packed_loss, plain_loss, atol=1e-5)
-    _assert_gradients_equal(packed_grads, plain_grads, classifier.trainable_variables)
+    variables = classifier.trainable_variables
+    if pooling == "mean":  # the [CLS] pooler is unused: no gradient either way
+        unused = [i for i, v in enumerate(variables) if v.path.startswith("pooler/")]
+        assert len(unused) == 2 and all(packed_grads[i] is None and plain_grads[i] is None for i in unused)
+        keep = [i for i in range(len(variables)) if i not in unused]
+        packed_grads, plain_grads, variables = ([items[i] for i in keep] for items in (packed_grads, plain_grads, variables))
+    _assert_gradients_equal(packed_grads, plain_grads, variables)
 
 
 def _mask_positions(packed_x, examples, order):
@@ -180,13 +188,14 @@ def test_packed_pretrainer_batch_equals_the_examples_unpacked():
     _assert_gradients_equal(packed_grads, plain_grads, pretrainer.trainable_variables)
 
 
-def test_packed_classifier_trains_with_static_shapes_under_xla():
+@pytest.mark.parametrize("pooling", ["pooled", "mean"])
+def test_packed_classifier_trains_with_static_shapes_under_xla(pooling):
     keras.utils.set_random_seed(0)
     x, labels, weights = _packed(_examples(count=40))
     dataset = tf.data.Dataset.from_tensor_slices((dict(x), labels, weights)).batch(4, drop_remainder=True)
     for spec in tf.nest.flatten(dataset.element_spec):
         assert spec.shape.is_fully_defined()
-    classifier = BertClassifier(bert_backbone(CONFIG), num_classes=NUM_CLASSES)
+    classifier = BertClassifier(bert_backbone(CONFIG), num_classes=NUM_CLASSES, pooling=pooling)
     classifier.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
     history = classifier.fit(dataset, epochs=3, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]

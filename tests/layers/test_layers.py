@@ -15,6 +15,7 @@ from keras_bert_impl.layers import (
     ClassificationHead,
     FusableDense,
     MaskedLMHead,
+    MeanPooler,
 )
 
 
@@ -53,11 +54,26 @@ def test_every_layer_round_trips_through_get_config():
         (BertEncoderBlock(2, 16, hidden_act="gelu_approximate"), x, mask),
         (BertPooler(8), x),
         (ClassificationHead(3, dropout=0.2), x[:, 0]),
+        (MeanPooler(), x, mask),
     ]
     for layer, *inputs in cases:
         expected, actual = _round_trip(layer, *inputs)
         np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-6)
         assert layer.get_config() == layer.__class__.from_config(layer.get_config()).get_config()
+
+
+def test_mean_pooler_averages_each_examples_real_tokens():
+    x = np.random.default_rng(0).normal(size=(1, 6, 4)).astype("float32")
+    mask = np.array([[1, 1, 1, 1, 1, 0]], "int32")
+    np.testing.assert_allclose(MeanPooler()(x, mask), x[:, :5].mean(axis=1), atol=1e-6)
+    # Packed: tokens 0-1 are slot 1's example, 2-4 slot 2's; slot 3 is empty.
+    example_ids = np.array([[1, 1, 2, 2, 2, 0]], "int32")
+    cls_positions = np.array([[0, 2, 0]], "int32")
+    packed = np.asarray(MeanPooler()(x, mask, example_ids, cls_positions))
+    assert packed.shape == (1, 3, 4)
+    np.testing.assert_allclose(packed[0, 0], x[0, :2].mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(packed[0, 1], x[0, 2:5].mean(axis=0), atol=1e-6)
+    np.testing.assert_array_equal(packed[0, 2], 0.0)
 
 
 def test_attention_ignores_padded_keys():

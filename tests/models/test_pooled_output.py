@@ -46,6 +46,12 @@ def test_pooled_output_and_logits_equal_the_full_model(seq):
     np.testing.assert_allclose(classifier.logits(inputs), classifier(inputs, training=False), atol=TOLERANCE)
 
 
+def test_mean_pooling_logits_equal_the_full_model():
+    classifier = BertClassifier(bert_backbone(CONFIG), num_classes=3, pooling="mean")
+    inputs = padded_inputs()
+    np.testing.assert_allclose(classifier.logits(inputs), classifier(inputs, training=False), atol=TOLERANCE)
+
+
 def test_last_block_feed_forward_runs_on_one_token_per_text():
     classifier = BertClassifier(bert_backbone(CONFIG), num_classes=3)
     spec = {name: tf.TensorSpec([3, 12], tf.int32, name=name) for name in padded_inputs()}

@@ -99,8 +99,10 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("exports")
     classifier_dir = load_model_dir(make_tiny_model_dir(str(root / "classifier" / "model"), "classifier"))
     pretrainer_dir = load_model_dir(make_tiny_model_dir(str(root / "pretrainer" / "model"), "pretrainer"))
+    mean_dir = load_model_dir(make_tiny_model_dir(str(root / "mean" / "model"), "classifier", pooling="mean"))
     sizes = dict(seq_len=SEQ_LEN, max_masks=MAX_MASKS, top_k=TOP_K)
     classifier_export = export_saved_model(classifier_dir, str(root / "saved" / "classifier"), **sizes)
+    mean_export = export_saved_model(mean_dir, str(root / "saved" / "mean"), **sizes)
     pretrainer_export = export_saved_model(pretrainer_dir, str(root / "saved" / "pretrainer"), **sizes)
 
     tokenizer = classifier_dir.tokenizer
@@ -124,6 +126,8 @@ def run(tmp_path_factory):
         {**expected_classification(model, ids), "logits": np.asarray(model(ids, training=False))})
     add(classifier_export, "embed", {"text": strings(all_texts)},
         expected_embedding(model, pack(tokenizer, tokenizer(strings(all_texts)))))
+    add(mean_export, "serving_default", {"text": strings(all_texts)},
+        expected_classification(mean_dir.model, pack(tokenizer, tokenizer(strings(all_texts)))))
 
     model = pretrainer_dir.model
     add(pretrainer_export, "embed", {"text": strings(all_texts)},
@@ -134,7 +138,7 @@ def run(tmp_path_factory):
 
     requests = {
         "cases": [(export, signature, inputs) for export, signature, inputs, _ in cases],
-        "exports": [classifier_export, pretrainer_export],
+        "exports": [classifier_export, mean_export, pretrainer_export],
     }
     requests_file, results_file = root / "requests.pkl", root / "results.pkl"
     with open(requests_file, "wb") as f:
@@ -150,7 +154,7 @@ def run(tmp_path_factory):
         "cases": [(signature, expected, outputs) for (_, signature, _, expected), outputs
                   in zip(cases, results["outputs"])],
         "results": results,
-        "exports": {"classifier": classifier_export, "pretrainer": pretrainer_export},
+        "exports": {"classifier": classifier_export, "mean": mean_export, "pretrainer": pretrainer_export},
         "tokenizer": tokenizer,
     }
 

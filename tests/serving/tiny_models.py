@@ -16,8 +16,8 @@ LABELS = ["negative", "neutral", "positive"]
 SEQ_LEN = 128  # the recorded training length; max_position_embeddings is 512
 
 
-def make_tiny_model_dir(path, kind, seed=0, seq_len=SEQ_LEN):
-    """Saves a randomly initialised tiny "classifier" or "pretrainer" at `path`."""
+def make_tiny_model_dir(path, kind, seed=0, seq_len=SEQ_LEN, pooling="pooled"):
+    """Saves a randomly initialised tiny "classifier" (reading `pooling`) or "pretrainer" at `path`."""
     keras.utils.set_random_seed(seed)
     os.makedirs(path, exist_ok=True)
     vocab_file = os.path.join(os.path.dirname(path), "vocab.txt")
@@ -27,7 +27,7 @@ def make_tiny_model_dir(path, kind, seed=0, seq_len=SEQ_LEN):
         "bert_tiny", vocab_size=len(VOCAB), hidden_size=32, num_heads=2, intermediate_size=64
     )
     if kind == "classifier":
-        model = BertClassifier(bert_backbone(config), num_classes=len(LABELS))
+        model = BertClassifier(bert_backbone(config), num_classes=len(LABELS), pooling=pooling)
         labels = LABELS
     else:
         model = BertPretrainer(bert_backbone(config))

@@ -112,6 +112,20 @@ def test_a_long_text_pools_its_windows_in_training_and_inference_alike(models):
     np.testing.assert_allclose(served, windowed(batch, training=False), atol=1e-5)
 
 
+def test_a_mean_pooling_windowed_classifier_reads_each_window_by_its_token_mean(models):
+    tokenizer, backbone = models["tokenizer"], models["plain"].backbone
+    plain = BertClassifier(backbone, num_classes=3, pooling="mean")
+    windowed = BertClassifier(backbone, num_classes=3, pooling="mean", window_pooling="mean")
+    windowed.get_layer("classification_head").set_weights(plain.get_layer("classification_head").get_weights())
+    truncated = plain(pipelines_batch(tokenizer, SHORT_TEXTS, stride=None), training=False)
+    np.testing.assert_allclose(windowed(pipelines_batch(tokenizer, SHORT_TEXTS, stride=4), training=False), truncated, atol=1e-5)
+    batch = pipelines_batch(tokenizer, [LONG_TEXT], stride=4)
+    by_window = np.asarray(plain.logits({name: value[0] for name, value in batch.items()}))
+    np.testing.assert_allclose(windowed(batch, training=False)[0], by_window.mean(axis=0), atol=1e-5)
+    served = TextWindows(windowed, tokenizer, 12, 4, max_windows=3).logits(tf.constant([LONG_TEXT]))
+    np.testing.assert_allclose(served, windowed(batch, training=False), atol=1e-5)
+
+
 def test_windowed_batches_are_static_or_bucketed_by_window_count(models):
     tokenizer = models["tokenizer"]
     texts = ["good"] * 3 + [LONG_TEXT] * 2
