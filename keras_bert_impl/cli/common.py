@@ -158,14 +158,14 @@ def set_up_run(args):
     import tensorflow as tf
 
     from keras_bert_impl.training.precision import resolve_precision, set_precision
-    from keras_bert_impl.training.strategy import check_global_batch_size, get_strategy
+    from keras_bert_impl.training.strategy import check_global_batch_size, compute_device_kinds, get_strategy
 
     check_positive(args, "seq_len", "batch_size")
     keras.utils.set_random_seed(args.seed)
     if getattr(args, "deterministic", False):
         tf.config.experimental.enable_op_determinism()
     strategy = get_strategy(args.strategy)
-    args.precision, reason = resolve_precision(args.precision)
+    args.precision, reason = resolve_precision(args.precision, compute_device_kinds(strategy))
     if reason:
         print(f"--precision auto: {args.precision} on {reason}")
     set_precision(args.precision)

@@ -111,7 +111,7 @@ def _task_files(task, metrics, args):
 def finetune(args):
     """Runs a fine-tuning job; returns `(metrics, output_dir)`."""
     from keras_bert_impl.data.packing import packing_efficiency
-    from keras_bert_impl.models import with_dropout
+    from keras_bert_impl.models import rebuild_backbone
     from keras_bert_impl.text import Tokenizer
     from keras_bert_impl.training.callbacks import backup_batches
     from keras_bert_impl.training.strategy import shard_by_data
@@ -128,8 +128,9 @@ def finetune(args):
         backbone, vocab_file, lowercase = load_initial_backbone(
             args.init, args.preset, args.vocab, args.lowercase
         )
-        if args.dropout is not None:
-            backbone = with_dropout(backbone, args.dropout)
+        # A saved backbone keeps the policy it was pretrained in; the run's --precision wins.
+        if args.dropout is not None or backbone.dtype_policy.name != args.precision:
+            backbone = rebuild_backbone(backbone, dropout=args.dropout, dtype=args.precision)
     common.check_seq_len(args.seq_len, backbone.config)
     tokenizer = Tokenizer(vocab_file, lowercase=lowercase)
     train = task.load_data(args, tokenizer, args.train, None, "train", training=True)

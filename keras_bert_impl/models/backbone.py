@@ -203,19 +203,29 @@ def bert_backbone(config, **kwargs):
     return BertBackbone(config, **kwargs)
 
 
-def with_dropout(backbone, rate):
-    """A copy of `backbone` (same weights) whose dropout rates are `rate`.
+def rebuild_backbone(backbone, dropout=None, dtype=None):
+    """A copy of `backbone` (same weights) with other dropout rates or precision.
 
-    Dropout is fixed when the layers are built, so changing it means building
-    again; used to fine-tune, with BERT's dropout, a model pretrained without.
+    Both are fixed when the layers are built (a saved backbone keeps the
+    policy it was trained in), so changing them means building again; used
+    to fine-tune, with BERT's dropout and the run's `--precision`, a model
+    pretrained otherwise.
+
+    Args:
+        backbone: a `BertBackbone`.
+        dropout: the new hidden and attention dropout rate; None keeps them.
+        dtype: the new dtype policy (a name such as "mixed_bfloat16"); None
+            keeps it.
 
     Example:
 
-    >>> backbone = with_dropout(bert_backbone("bert_tiny"), 0.0)
-    >>> backbone.config.hidden_dropout, backbone.config.attention_dropout
-    (0.0, 0.0)
+    >>> backbone = rebuild_backbone(bert_backbone("bert_tiny"), dropout=0.0, dtype="mixed_bfloat16")
+    >>> backbone.config.hidden_dropout, backbone.dtype_policy.name
+    (0.0, 'mixed_bfloat16')
     """
-    config = backbone.config.replace(hidden_dropout=rate, attention_dropout=rate)
-    rebuilt = bert_backbone(config, name=backbone.name, dtype=backbone.dtype_policy)
+    config = backbone.config
+    if dropout is not None:
+        config = config.replace(hidden_dropout=dropout, attention_dropout=dropout)
+    rebuilt = bert_backbone(config, name=backbone.name, dtype=dtype or backbone.dtype_policy)
     rebuilt.set_weights(backbone.get_weights())
     return rebuilt

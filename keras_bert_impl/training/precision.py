@@ -23,38 +23,49 @@ def set_precision(name):
     keras.mixed_precision.set_global_policy(name)
 
 
-def resolve_precision(name):
-    """`name`, or for "auto" the policy that suits this machine, and why.
+def resolve_precision(name, device_kinds):
+    """`name`, or for "auto" the policy that suits the devices a run computes on, and why.
 
-    "auto" is mixed_bfloat16 where bfloat16 matmuls run natively (a TPU, GPUs
+    "auto" is mixed_bfloat16 where bfloat16 matmuls run natively (TPUs, GPUs
     of compute capability 8.0 or more, a CPU with one of `_BFLOAT16_CPU_FLAGS`)
     and float32 elsewhere: a CPU without them emulates bfloat16, which is
     no faster than float32 (`benchmarks/peak.py` on an AVX2-only CPU: 65
-    against 67 GFLOP/s) and rounds more. Call it after the strategy is made,
-    which is when a TPU becomes visible.
+    against 67 GFLOP/s) and rounds more.
+
+    Args:
+        name: one of `PRECISIONS`, or "auto".
+        device_kinds: the kinds of device the run's strategy computes on
+            ({"CPU"}, {"GPU"}, {"TPU"}): `training.strategy.compute_device_kinds`.
 
     Returns:
         `(precision, reason)`; `reason` is None unless `name` is "auto".
 
     Example:
 
-    >>> resolve_precision("float32")
-    ('float32', None)
+    >>> resolve_precision("auto", {"TPU"})
+    ('mixed_bfloat16', 'TPUs')
     """
     if name != "auto":
         return name, None
-    if tf.config.list_logical_devices("TPU"):
-        return "mixed_bfloat16", "a TPU"
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0)) for gpu in gpus]
-        if min(capabilities) >= (8, 0):
-            return "mixed_bfloat16", f"GPUs of compute capability {min(capabilities)[0]}.{min(capabilities)[1]}"
-        return "float32", "a GPU older than compute capability 8.0"
+    if "TPU" in device_kinds:
+        return "mixed_bfloat16", "TPUs"
+    if "GPU" in device_kinds:
+        return _gpu_precision()
     native = sorted(_BFLOAT16_CPU_FLAGS & cpu_flags())
     if native:
         return "mixed_bfloat16", f"a CPU with native bfloat16 ({', '.join(native)})"
     return "float32", "a CPU without native bfloat16 instructions"
+
+
+def _gpu_precision():
+    details = [tf.config.experimental.get_device_details(gpu) for gpu in tf.config.list_physical_devices("GPU")]
+    capabilities = [detail.get("compute_capability") for detail in details]
+    if not capabilities or None in capabilities:
+        return "float32", "GPUs of unknown compute capability"
+    major, minor = min(capabilities)
+    if (major, minor) >= (8, 0):
+        return "mixed_bfloat16", f"GPUs of compute capability {major}.{minor}"
+    return "float32", f"a GPU of compute capability {major}.{minor} (bfloat16 is native from 8.0)"
 
 
 def cpu_flags():

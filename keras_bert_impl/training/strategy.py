@@ -85,6 +85,19 @@ def get_strategy(name="auto", tpu_address=None):
     return _STRATEGY_BUILDERS.get(normalized, _default_strategy)(tpu_address)
 
 
+def compute_device_kinds(strategy):
+    """The kinds of device ("CPU", "GPU", "TPU") `strategy`'s replicas compute on.
+
+    TensorFlow's default strategy names no devices: it runs where TensorFlow
+    places ops, on the GPU when there is one.
+    """
+    try:
+        devices = strategy.extended.worker_devices
+    except RuntimeError:
+        return {"GPU"} if tf.config.list_logical_devices("GPU") else {"CPU"}
+    return {tf.DeviceSpec.from_string(device).device_type for device in devices}
+
+
 def _checked_strategy_name(name):
     normalized = name.strip().lower().replace("-", "_") if name else name
     if normalized in ("parameter_server", "ps", "parameter_server_strategy"):

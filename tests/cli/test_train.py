@@ -51,7 +51,8 @@ def test_pretrain_finetune_evaluate_chain(tmp_path, corpus_file, labelled_files)
 def test_pretrain_starts_local_without_dropout_and_finetunes_with(tmp_path, capsys, corpus_file,
                                                                   labelled_files):
     """The main job's flags: a preset's width at another depth, local starting
-    weights, --mask-rate, --beta2, --dropout 0 to pretrain and 0.1 to fine-tune."""
+    weights, --mask-rate, --beta2, --dropout 0 to pretrain and 0.1 to fine-tune,
+    --pooling mean; and a float32 model fine-tuned in the --precision asked for."""
     pretrain_dir = str(tmp_path / "pretrain")
     # One step at a learning rate of 1e-12: the saved weights are the starting ones.
     assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "1",
@@ -76,12 +77,16 @@ def test_pretrain_starts_local_without_dropout_and_finetunes_with(tmp_path, caps
     classifier_dir = str(tmp_path / "classifier")
     tiny = [a for a in TINY if a not in ("--preset", "bert_tiny")]
     assert _run("finetune", "--init", pretrain_dir, "--train", train, "--eval", evaluation,
-                "--epochs", "1", "--dropout", "0.1", "--beta2", "0.95", "--output", classifier_dir,
-                *tiny) == 0
+                "--epochs", "1", "--dropout", "0.1", "--beta2", "0.95", "--pooling", "mean",
+                "--precision", "mixed_bfloat16", "--output", classifier_dir, *tiny) == 0
     config = read_json(os.path.join(classifier_dir, "config.json"))
     assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
     classifier = load_model_dir(classifier_dir).model
-    assert classifier.optimizer.beta_2 == 0.95
+    assert (classifier.optimizer.beta_2, classifier.pooling) == (0.95, "mean")
+    assert classifier.backbone.dtype_policy.name == "mixed_bfloat16"
+    capsys.readouterr()
+    assert _run("evaluate", "--model", classifier_dir, "--data", evaluation, "--pooling", "pooled") == 2
+    assert capsys.readouterr().err.startswith(f"error: --pooling pooled: {classifier_dir} was fine-tuned with --pooling mean")
     # Fine-tuning started from the pretrained weights: positions past --seq-len
     # get no gradient, only weight decay.
     np.testing.assert_allclose(

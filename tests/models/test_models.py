@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_bert_impl import BertClassifier, BertConfig, BertPretrainer, bert_backbone
-from keras_bert_impl.models import with_dropout
+from keras_bert_impl.models import rebuild_backbone
 
 CONFIG = BertConfig.preset(
     "bert_tiny", vocab_size=60, hidden_size=32, num_heads=2, intermediate_size=64,
@@ -36,10 +36,16 @@ def test_bert_backbone_accepts_a_preset_name():
     assert bert_backbone("bert_tiny").config == BertConfig.preset("bert_tiny")
 
 
-def test_with_dropout_keeps_the_weights_and_changes_only_dropout():
+def test_rebuild_backbone_keeps_the_weights_and_changes_only_dropout_or_precision():
     backbone = bert_backbone(CONFIG.replace(hidden_dropout=0.0, attention_dropout=0.0))
-    rebuilt = with_dropout(backbone, 0.5)
+    in_bfloat16 = rebuild_backbone(backbone, dtype="mixed_bfloat16")
+    assert (in_bfloat16.config, in_bfloat16.dtype_policy.name) == (backbone.config, "mixed_bfloat16")
+    assert in_bfloat16.get_layer("encoder_layer_0").compute_dtype == "bfloat16"
+    for rebuilt_weight, weight in zip(in_bfloat16.get_weights(), backbone.get_weights()):
+        np.testing.assert_array_equal(rebuilt_weight, weight)
+    rebuilt = rebuild_backbone(backbone, dropout=0.5)
     assert rebuilt.config == CONFIG.replace(hidden_dropout=0.5, attention_dropout=0.5)
+    assert rebuilt.dtype_policy.name == "float32"
     inputs = _inputs()
     # Inference runs no dropout: the same weights give the same outputs.
     np.testing.assert_array_equal(
@@ -96,10 +102,11 @@ def test_padded_mask_positions_neither_add_nor_dilute_the_loss():
     assert abs(full["loss"] - expected) < 1e-4
 
 
-def test_classifier_learns_and_round_trips(tmp_path):
+@pytest.mark.parametrize("pooling", ["pooled", "mean"])
+def test_classifier_learns_and_round_trips(tmp_path, pooling):
     # Seeded: unseeded, the initial weights depended on what earlier tests drew.
     keras.utils.set_random_seed(0)
-    classifier = BertClassifier(bert_backbone(CONFIG), num_classes=3, dropout=0.0)
+    classifier = BertClassifier(bert_backbone(CONFIG), num_classes=3, dropout=0.0, pooling=pooling)
     classifier.compile(optimizer=keras.optimizers.Adam(1e-3))
     x = _inputs(batch=6)
     y = np.array([0, 1, 2, 0, 1, 2])
@@ -107,20 +114,29 @@ def test_classifier_learns_and_round_trips(tmp_path):
     assert history["accuracy"][-1] == 1.0
     classifier.save(tmp_path / "classifier.keras")
     loaded = keras.saving.load_model(tmp_path / "classifier.keras")
-    assert loaded.num_classes == 3
+    assert (loaded.num_classes, loaded.pooling) == (3, pooling)
     np.testing.assert_allclose(loaded.predict_on_batch(x), classifier.predict_on_batch(x), atol=1e-6)
+
+
+def test_a_classifier_saved_before_pooling_existed_reads_the_pooled_output():
+    config = BertClassifier(bert_backbone(CONFIG), num_classes=2).get_config()
+    del config["pooling"]
+    assert BertClassifier.from_config(config).pooling == "pooled"
 
 
 def test_classifier_rejects_bad_num_classes():
     with pytest.raises(ValueError, match="num_classes"):
         BertClassifier(bert_backbone(CONFIG), num_classes=1)
+    with pytest.raises(ValueError, match="pooling='max'"):
+        BertClassifier(bert_backbone(CONFIG), num_classes=2, pooling="max")
 
 
+@pytest.mark.parametrize("pooling", ["pooled", "mean"])
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_models_train_under_mixed_precision(policy):
+def test_models_train_under_mixed_precision(policy, pooling):
     keras.mixed_precision.set_global_policy(policy)
     try:
-        classifier = BertClassifier(bert_backbone(CONFIG), num_classes=2)
+        classifier = BertClassifier(bert_backbone(CONFIG), num_classes=2, pooling=pooling)
         classifier.compile(optimizer=keras.optimizers.Adam(1e-3))
         x = _inputs(batch=4)
         history = classifier.fit(x, np.array([0, 1, 0, 1]), epochs=3, verbose=0).history
