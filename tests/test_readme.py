@@ -140,6 +140,7 @@ def test_the_main_job_parses_with_the_real_parser():
     parsed = {argv[0]: parser.parse_args(argv) for argv in steps()}
     pretrain, finetune = parsed["pretrain"], parsed["finetune"]
     assert (pretrain.learning_rate, pretrain.beta2, pretrain.mask_rate) == (1.5e-3, 0.98, 0.4)
-    assert (pretrain.num_layers, pretrain.steps, pretrain.precision) == (2, 900, "mixed_bfloat16")
+    assert (pretrain.num_layers, pretrain.steps, pretrain.precision) == (2, 900, "auto")
     assert (finetune.learning_rate, finetune.beta2, finetune.epochs) == (5e-4, 0.999, 10)
+    assert (finetune.pooling, finetune.precision) == ("mean", "auto")
 
