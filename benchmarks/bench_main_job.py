@@ -18,6 +18,7 @@ Examples:
     python benchmarks/bench_main_job.py              # run `python train_tf.py`, then score it
     python benchmarks/bench_main_job.py --no-run     # score the existing runs/default
     python benchmarks/bench_main_job.py --no-run --pretrain-dir runs/bert-init/pretrain
+    python benchmarks/bench_main_job.py --no-run --classifier-dir runs/pooled/classifier
     python benchmarks/bench_main_job.py --baseline-only
 """
 
@@ -40,6 +41,7 @@ from keras_bert_impl.data.embedded import embedded_classification  # noqa: E402
 
 _WORD = re.compile(r"[a-z]+")
 MAIN_JOB_PRETRAIN_DIR = os.path.join(default_job.RUN_DIR, "pretrain")
+MAIN_JOB_CLASSIFIER_DIR = os.path.join(default_job.RUN_DIR, "classifier")
 
 
 def parse_args(argv=None):
@@ -52,10 +54,16 @@ def parse_args(argv=None):
         help="with --no-run: the pretrained model to score (default: the main job's), e.g. one "
         "trained by the main job's pretrain command with other flags",
     )
+    parser.add_argument(
+        "--classifier-dir", default=MAIN_JOB_CLASSIFIER_DIR,
+        help="with --no-run: the classifier to score against naive Bayes, alone (default: the "
+        "main job's), e.g. one fine-tuned by the main job's finetune command with other flags",
+    )
     args = parser.parse_args(argv)
     args.other_model = os.path.normpath(args.pretrain_dir) != os.path.normpath(MAIN_JOB_PRETRAIN_DIR)
-    if args.other_model and args.run:
-        parser.error("--pretrain-dir scores an existing model: add --no-run")
+    args.other_classifier = os.path.normpath(args.classifier_dir) != os.path.normpath(MAIN_JOB_CLASSIFIER_DIR)
+    if (args.other_model or args.other_classifier) and args.run:
+        parser.error("--pretrain-dir and --classifier-dir score an existing model: add --no-run")
     return args
 
 
@@ -195,25 +203,31 @@ def main(argv=None):
             f"(user+sys); load average (1, 5, 15 min) {_loads(load_before)} before, "
             f"{_loads(os.getloadavg())} after"
         )
-    print_pretraining_history(os.path.join(REPO_ROOT, args.pretrain_dir, "history.json"))
-    hits, sentences = held_out_fill_mask_hits(args.pretrain_dir)
-    print(f"fill-mask: the masked word is in the top 5 for {hits} of {sentences} held-out sentences")
-    hits, sentences = wide_fill_mask_hits(args.pretrain_dir)
-    print(
-        f"fill-mask, every held-out sentence that fits and whose word is one piece: top 5 for "
-        f"{hits} of {sentences} ({hits / max(sentences, 1):.1%})"
-    )
+    if not args.other_classifier:
+        print_pretraining_scores(args.pretrain_dir)
     if args.other_model:
         return
-    metrics_file = os.path.join(REPO_ROOT, default_job.RUN_DIR, "classifier", "metrics.json")
-    with open(metrics_file) as f:
+    classifier_dir = os.path.join(REPO_ROOT, args.classifier_dir)
+    with open(os.path.join(classifier_dir, "metrics.json")) as f:
         accuracy = json.load(f)["accuracy"]
-    print(f"main job classifier: accuracy {accuracy:.4f} ({accuracy - baseline:+.4f} vs naive Bayes)")
-    classifier = classifier_correct(os.path.join(REPO_ROOT, default_job.RUN_DIR, "classifier"))
+    print(f"classifier {args.classifier_dir}: accuracy {accuracy:.4f} ({accuracy - baseline:+.4f} vs naive Bayes)")
+    classifier = classifier_correct(classifier_dir)
     only_classifier, only_baseline, p_value = paired_comparison(classifier, baseline_correct)
     print(
         f"same {len(classifier)} sentences, paired: right only by the classifier {only_classifier}, "
         f"only by naive Bayes {only_baseline}; McNemar's exact test, two-sided p = {p_value:.2f}"
+    )
+
+
+def print_pretraining_scores(pretrain_dir):
+    """The masked LM's training curve ends and its held-out fill-mask scores."""
+    print_pretraining_history(os.path.join(REPO_ROOT, pretrain_dir, "history.json"))
+    hits, sentences = held_out_fill_mask_hits(pretrain_dir)
+    print(f"fill-mask: the masked word is in the top 5 for {hits} of {sentences} held-out sentences")
+    hits, sentences = wide_fill_mask_hits(pretrain_dir)
+    print(
+        f"fill-mask, every held-out sentence that fits and whose word is one piece: top 5 for "
+        f"{hits} of {sentences} ({hits / max(sentences, 1):.1%})"
     )
 
 

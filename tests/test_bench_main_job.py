@@ -3,6 +3,8 @@
 import importlib.util
 import os
 
+import pytest
+
 _SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "bench_main_job.py")
 _spec = importlib.util.spec_from_file_location("bench_main_job", _SCRIPT)
 bench_main_job = importlib.util.module_from_spec(_spec)
@@ -36,3 +38,13 @@ def test_paired_comparison_counts_disagreements_and_gives_mcnemars_exact_p():
     assert (only_first, only_second) == (10, 0)
     assert p_value == 2 / 2 ** 10
     assert bench_main_job.paired_comparison([True], [True]) == (0, 0, 1.0)
+
+
+def test_another_model_is_scored_only_with_no_run(capsys):
+    args = bench_main_job.parse_args(["--no-run", "--classifier-dir", "runs/pooled-seed0/classifier"])
+    assert (args.other_classifier, args.other_model) == (True, False)
+    assert not bench_main_job.parse_args(["--no-run"]).other_classifier
+    for flag, value in (("--classifier-dir", "runs/x/classifier"), ("--pretrain-dir", "runs/x/pretrain")):
+        with pytest.raises(SystemExit):
+            bench_main_job.parse_args([flag, value])
+        assert "score an existing model: add --no-run" in capsys.readouterr().err
