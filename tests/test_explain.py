@@ -66,11 +66,17 @@ def rough(tokenizer):
     return _classifier(initializer_range=0.3)
 
 
+def _replayed_and_direct_logits(model, tokenizer, text="the dogs was very good ."):
+    """`(words, logits of the replayed embedding path, the model's own logits)` for `text`."""
+    words, inputs, _ = explain_module._pack_words(tokenizer, text, 16)
+    logits_of = explain_module._logits_from_token_vectors(model, inputs["segment_ids"], inputs["padding_mask"])
+    vectors, _ = explain_module._token_vectors(model, tokenizer, inputs, "pad")
+    return words, logits_of(vectors), model(inputs, training=False)
+
+
 def test_the_replayed_embedding_path_is_the_model(rough, tokenizer):
-    words, inputs, _ = explain_module._pack_words(tokenizer, "the dogs was very good .", 16)
-    logits_of = explain_module._logits_from_token_vectors(rough, inputs["segment_ids"], inputs["padding_mask"])
-    vectors, _ = explain_module._token_vectors(rough, tokenizer, inputs, "pad")
-    np.testing.assert_allclose(logits_of(vectors), rough(inputs, training=False), atol=1e-5)
+    words, replayed, direct = _replayed_and_direct_logits(rough, tokenizer)
+    np.testing.assert_allclose(replayed, direct, atol=1e-5)
     assert words == ["the", "dogs", "was", "very", "good", "."]
 
 
@@ -78,11 +84,9 @@ def test_a_mixed_bfloat16_classifier_is_explained(tokenizer):
     """The main job fine-tunes in mixed_bfloat16: its float32 position table and
     bfloat16 segment embeddings must add up on the replayed path."""
     model = _classifier(seed=1, dtype="mixed_bfloat16")
-    words, inputs, _ = explain_module._pack_words(tokenizer, "the dogs was very good .", 16)
-    logits_of = explain_module._logits_from_token_vectors(model, inputs["segment_ids"], inputs["padding_mask"])
-    vectors, _ = explain_module._token_vectors(model, tokenizer, inputs, "pad")
+    words, replayed, direct = _replayed_and_direct_logits(model, tokenizer)
     # The replay rounds to bfloat16 at other points than the layer (8 significant bits).
-    np.testing.assert_allclose(logits_of(vectors), model(inputs, training=False), atol=2e-2)
+    np.testing.assert_allclose(replayed, direct, atol=2e-2)
     result = explain(model, tokenizer, "the dogs was very good .")
     assert [w["word"] for w in result["words"]] == words
     assert all(np.isfinite(w["attribution"]) for w in result["words"])
@@ -90,10 +94,8 @@ def test_a_mixed_bfloat16_classifier_is_explained(tokenizer):
 
 def test_a_mean_pooling_classifier_is_explained_by_its_own_path(tokenizer):
     model = _classifier(initializer_range=0.3, pooling="mean")
-    words, inputs, _ = explain_module._pack_words(tokenizer, "the dogs was very good .", 16)
-    logits_of = explain_module._logits_from_token_vectors(model, inputs["segment_ids"], inputs["padding_mask"])
-    vectors, _ = explain_module._token_vectors(model, tokenizer, inputs, "pad")
-    np.testing.assert_allclose(logits_of(vectors), model(inputs, training=False), atol=1e-5)
+    _, replayed, direct = _replayed_and_direct_logits(model, tokenizer)
+    np.testing.assert_allclose(replayed, direct, atol=1e-5)
     result = explain(model, tokenizer, "the cat was very good . it is a bad film")
     change = result["logit"] - result["baseline_logit"]
     assert sum(w["attribution"] for w in result["words"]) - change == pytest.approx(result["delta"], abs=1e-5)
