@@ -209,12 +209,10 @@ def _first_given(*values):
 def use_saved_settings(args, model_dir, model):
     """`evaluate` windows as training did: --stride/--max-windows default to
     the model's (flags given override them); --window-pooling and --pooling must match it."""
-    given_text_pooling = getattr(args, "pooling", None)
-    if given_text_pooling not in (None, model.pooling):
-        raise ValueError(
-            f"--pooling {given_text_pooling}: {model_dir} was fine-tuned with --pooling {model.pooling} "
-            "(part of the model); drop the flag."
-        )
+    _refuse_a_flag_unlike_the_model(
+        "--pooling", getattr(args, "pooling", None), model.pooling, model_dir,
+        f"was fine-tuned with --pooling {model.pooling}",
+    )
     if model.window_pooling is None:
         for flag in ("stride", "max_windows", "window_pooling"):
             if getattr(args, flag, None) is not None:
@@ -222,15 +220,19 @@ def use_saved_settings(args, model_dir, model):
                     f"--{flag.replace('_', '-')}: {model_dir} was trained without windows; it reads truncated texts only."
                 )
         return
-    given_pooling = getattr(args, "window_pooling", None)
-    if given_pooling not in (None, model.window_pooling):
-        raise ValueError(
-            f"--window-pooling {given_pooling}: {model_dir} pools its windows by the {model.window_pooling} "
-            "(part of the model); drop the flag."
-        )
+    _refuse_a_flag_unlike_the_model(
+        "--window-pooling", getattr(args, "window_pooling", None), model.window_pooling, model_dir,
+        f"pools its windows by the {model.window_pooling}",
+    )
     if args.stride is None:
         _check_stored_stride(args, model_dir, model)
     args.stride, args.max_windows = window_settings_of(model, args.seq_len, args.stride, args.max_windows)
+
+
+def _refuse_a_flag_unlike_the_model(flag, given, stored, model_dir, stored_as):
+    """A flag given (not None) must equal the setting the model stores: `stored_as` says how."""
+    if given not in (None, stored):
+        raise ValueError(f"{flag} {given}: {model_dir} {stored_as} (part of the model); drop the flag.")
 
 
 def _check_stored_stride(args, model_dir, model):

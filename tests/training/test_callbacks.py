@@ -54,16 +54,27 @@ def fit(model, backup_dir, callbacks=(), epochs=EPOCHS, nan_at_step=None, stop=N
     )
 
 
-class StopAtBatch(keras.callbacks.Callback):
-    """Interrupts training by raising after a given global step (a crash)."""
+class AtStep(keras.callbacks.Callback):
+    """Calls `action(model)` after a given global step."""
 
-    def __init__(self, step):
+    def __init__(self, step, action):
         super().__init__()
-        self.step = step
+        self.step, self.action = step, action
 
     def on_train_batch_end(self, batch, logs=None):
         if int(self.model.optimizer.iterations.numpy()) == self.step:
-            raise RuntimeError("crash")
+            self.action(self.model)
+
+
+def crash(model):
+    """Interrupts training by raising (a crash)."""
+    raise RuntimeError("crash")
+
+
+def poison_first_kernel(model):
+    """Turns the first layer's kernel NaN."""
+    kernel = model.layers[0].kernel
+    kernel.assign(np.full(kernel.shape, np.nan, "float32"))
 
 
 class FakeStop:
@@ -95,7 +106,7 @@ def array_offset(path):
 def crash_after(backup_dir, step):
     model = make_model()
     with pytest.raises(RuntimeError, match="crash"):
-        fit(model, backup_dir, callbacks=[StopAtBatch(step)])
+        fit(model, backup_dir, callbacks=[AtStep(step, crash)])
     return model
 
 
@@ -242,19 +253,6 @@ def test_nan_loss_raises_with_advice_and_keeps_the_last_good_backup(tmp_path):
     assert int(resumed.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
 
 
-class PoisonWeightsAtStep(keras.callbacks.Callback):
-    """Turns the first layer's kernel NaN after a given global step."""
-
-    def __init__(self, step):
-        super().__init__()
-        self.step = step
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.step:
-            kernel = self.model.layers[0].kernel
-            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
-
-
 def test_nan_weights_behind_a_finite_loss_are_never_backed_up(tmp_path):
     # The kernel turns NaN after the epoch's last step, so every loss the run
     # saw was finite and only the check before the backup can see it. (Training
@@ -262,7 +260,7 @@ def test_nan_weights_behind_a_finite_loss_are_never_backed_up(tmp_path):
     # the AVX-512 kernels and NaN on an AVX2-only machine.)
     model = make_model()
     with pytest.raises(NonFiniteLossError, match="weights became NaN/Inf"):
-        fit(model, tmp_path, callbacks=[PoisonWeightsAtStep(STEPS_PER_EPOCH)])
+        fit(model, tmp_path, callbacks=[AtStep(STEPS_PER_EPOCH, poison_first_kernel)])
     assert not (tmp_path / "latest.weights.h5").exists()
 
 
