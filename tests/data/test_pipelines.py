@@ -48,11 +48,47 @@ def _epoch(dataset):
     return [tf.nest.map_structure(lambda t: t.numpy(), batch) for batch in dataset]
 
 
-def test_pretraining_batches_follow_the_contract(tokenizer):
-    dataset = pretraining_dataset(
-        _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=5, nsp=True, seed=1
-    )
-    x, y, sample_weight = dataset.element_spec
+# Building a pretraining stream traces its tokenizing and masking functions,
+# seconds each: tests that only read a stream share one built per module.
+STREAM = dict(seq_len=32, batch_size=8, max_predictions=5, nsp=True, seed=1)
+MASK_RATES = (0.15, 0.4)
+
+
+@pytest.fixture(scope="module")
+def stream(tokenizer):
+    """Two shuffled passes with NSP."""
+    return pretraining_dataset(_documents(), tokenizer, **STREAM, epochs=2)
+
+
+@pytest.fixture(scope="module")
+def stream_batches(stream):
+    return _epoch(stream)
+
+
+@pytest.fixture(scope="module")
+def one_segment_batches(tokenizer):
+    """`{mask_rate: batches}` without NSP, every rate from the same seed."""
+    return {
+        mask_rate: _epoch(pretraining_dataset(
+            _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=32, seed=4,
+            mask_rate=mask_rate,
+        ))
+        for mask_rate in MASK_RATES
+    }
+
+
+def _unmasked_token_ids(batch):
+    """The packed ids before masking: labels put back at the masked positions."""
+    x, y, w = batch
+    ids = x["token_ids"].copy()
+    for row in range(len(ids)):
+        real = w["mlm"][row] > 0
+        ids[row, x["mask_positions"][row][real]] = y["mlm"][row][real]
+    return ids
+
+
+def test_pretraining_batches_follow_the_contract(tokenizer, stream, stream_batches):
+    x, y, sample_weight = stream.element_spec
     assert sorted(x) == ["mask_positions", "padding_mask", "segment_ids", "token_ids"]
     for name in ("token_ids", "segment_ids", "padding_mask"):
         assert x[name].shape.as_list() == [8, 32] and x[name].dtype == tf.int32
@@ -61,10 +97,9 @@ def test_pretraining_batches_follow_the_contract(tokenizer):
     assert y["nsp"].shape.as_list() == [8] and y["nsp"].dtype == tf.int32
     assert sample_weight["mlm"].dtype == tf.float32 and sample_weight["nsp"].shape.as_list() == [8]
 
-    batches = _epoch(dataset)
-    labels = np.concatenate([y["nsp"] for _, y, _ in batches])
+    labels = np.concatenate([y["nsp"] for _, y, _ in stream_batches])
     assert 0.3 < labels.mean() < 0.7, labels.mean()
-    for x, y, w in batches:
+    for x, y, w in stream_batches:
         for row in range(8):
             ids, segments = x["token_ids"][row].copy(), x["segment_ids"][row]
             real = x["padding_mask"][row] == 1
@@ -85,22 +120,15 @@ def test_pretraining_batches_follow_the_contract(tokenizer):
                 assert min(s for _, s in b_origin) == max(s for _, s in a_origin) + 1
 
 
-def test_pretraining_without_nsp_uses_one_segment(tokenizer):
-    dataset = pretraining_dataset(
-        _documents(), tokenizer, seq_len=24, batch_size=4, max_predictions=4, seed=2
-    )
-    x, y, w = next(iter(dataset))
+def test_pretraining_without_nsp_uses_one_segment(one_segment_batches):
+    x, y, w = one_segment_batches[0.15][0]
     assert sorted(y) == ["mlm"] and sorted(w) == ["mlm"]
-    assert (x["segment_ids"].numpy() == 0).all()
+    assert (x["segment_ids"] == 0).all()
 
 
-@pytest.mark.parametrize("mask_rate", [0.15, 0.4])
-def test_mask_rate_sets_the_predictions_per_row(tokenizer, mask_rate):
-    dataset = pretraining_dataset(
-        _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=32, seed=4,
-        mask_rate=mask_rate,
-    )
-    for x, _, w in _epoch(dataset):
+@pytest.mark.parametrize("mask_rate", MASK_RATES)
+def test_mask_rate_sets_the_predictions_per_row(one_segment_batches, mask_rate):
+    for x, _, w in one_segment_batches[mask_rate]:
         # Every real token but [CLS] and [SEP] can be masked.
         maskable = x["padding_mask"].sum(axis=1) - 2
         expected = np.maximum(1, np.round(mask_rate * maskable))
@@ -129,35 +157,32 @@ def test_masks_change_each_pass_and_are_reproducible(tokenizer):
         tf.nest.map_structure(np.testing.assert_array_equal, a, b)
 
 
-def test_stream_does_not_depend_on_how_often_it_is_opened(tokenizer):
-    dataset = _masked_stream(tokenizer, epochs=2)
-    next(iter(dataset))  # a probe, as a caller checking for data would make
-    first, again = _epoch(dataset), _epoch(dataset)
-    for a, b in zip(first, again, strict=True):
+def test_stream_does_not_depend_on_how_often_it_is_opened(stream, stream_batches):
+    next(iter(stream))  # a probe, as a caller checking for data would make
+    again = _epoch(stream)
+    for a, b in zip(stream_batches, again, strict=True):
         tf.nest.map_structure(np.testing.assert_array_equal, a, b)
     # Each pass is shuffled anew.
-    half = len(first) // 2
+    half = len(stream_batches) // 2
     assert any(
         (a[0]["segment_ids"] != b[0]["segment_ids"]).any()
-        for a, b in zip(first[:half], first[half:])
+        for a, b in zip(stream_batches[:half], stream_batches[half:])
     )
 
 
-def test_start_batch_resumes_the_stream_exactly(tokenizer):
-    full = _epoch(_masked_stream(tokenizer, epochs=None).take(7))
-    resumed = _epoch(_masked_stream(tokenizer, epochs=None, start_batch=4).take(3))
-    for a, b in zip(full[4:], resumed, strict=True):
+def test_start_batch_resumes_the_stream_exactly(tokenizer, stream_batches):
+    # Endless, as `fit` with steps_per_epoch reads it; its passes are the two of `stream`.
+    resumed = pretraining_dataset(_documents(), tokenizer, **STREAM, epochs=None, start_batch=4)
+    for a, b in zip(stream_batches[4:7], _epoch(resumed.take(3)), strict=True):
         tf.nest.map_structure(np.testing.assert_array_equal, a, b)
 
 
-def test_shuffle_is_seeded(tokenizer):
-    def first_batch(seed):
-        dataset = pretraining_dataset(
-            _documents(), tokenizer, seq_len=32, batch_size=8, max_predictions=5, seed=seed
-        )
-        return next(iter(dataset))[0]["segment_ids"].numpy()
-
-    np.testing.assert_array_equal(first_batch(4), first_batch(4))
+def test_shuffle_is_seeded(one_segment_batches):
+    # Built apart from the same seed, the streams at both mask rates hold the
+    # same examples in the same order; only their masks differ.
+    low, high = (one_segment_batches[mask_rate] for mask_rate in MASK_RATES)
+    for a, b in zip(low, high, strict=True):
+        np.testing.assert_array_equal(_unmasked_token_ids(a), _unmasked_token_ids(b))
 
 
 def _examples(pair):
