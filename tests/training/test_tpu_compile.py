@@ -11,22 +11,21 @@ compiled step holds no string, ragged, tensorflow-text or Python ops, since
 tokenizing belongs in tf.data on the host.
 """
 
+import functools
 import json
 import math
 import os
-import subprocess
-import sys
 
 import keras
 import pytest
 import tensorflow as tf
 
+from keras_bert_impl import cli
 from keras_bert_impl.config import BertConfig
 from keras_bert_impl.data.pipelines import classification_dataset, pretraining_dataset
 from keras_bert_impl.models import BertClassifier, BertPretrainer, bert_backbone
 from keras_bert_impl.text import Tokenizer
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEQ_LEN, BATCH_SIZE, MAX_PREDICTIONS = 16, 8, 3
 SUBJECTS = ["the cat", "a dog", "my bird", "the fish", "our horse", "a mouse"]
 ACTIONS = ["eats food", "sleeps well", "runs fast", "sings loudly", "jumps high"]
@@ -68,6 +67,39 @@ def tokenizer():
 @pytest.fixture(autouse=True)
 def _seeded():
     keras.utils.set_random_seed(0)
+
+
+# Building a pipeline traces it, and XLA-compiling a train step takes tens of
+# seconds here: each dataset and jit-compiled model is made once per module.
+# A model's fit losses are kept when it is made, so a test that runs one more
+# step on it changes nothing another test checks.
+@pytest.fixture(scope="module")
+def pretraining_data(tokenizer):
+    """`nsp -> dataset`."""
+    return functools.cache(lambda nsp: _pretraining_data(tokenizer, nsp))
+
+
+@pytest.fixture(scope="module")
+def classification_data(tokenizer):
+    return _classification_data(tokenizer)
+
+
+@pytest.fixture(scope="module")
+def trained_with_jit(tokenizer, pretraining_data, classification_data):
+    """`task -> (model, dataset, epoch losses)`: "pretrainer" (with NSP) or
+    "classifier" compiled with jit_compile=True and fit on `dataset`."""
+
+    def train(task):
+        keras.utils.set_random_seed(0)
+        backbone = bert_backbone(_tiny_config(tokenizer.vocab_size))
+        if task == "pretrainer":
+            model, dataset = BertPretrainer(backbone, nsp=True), pretraining_data(True)
+        else:
+            model, dataset = BertClassifier(backbone, num_classes=2), classification_data
+        model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
+        return model, dataset, _fit_jit(model, dataset, epochs=8)
+
+    return functools.cache(train)
 
 
 def _tiny_config(vocab_size):
@@ -132,16 +164,16 @@ def _assert_falls(losses):
 
 
 @pytest.mark.parametrize("nsp", [False, True])
-def test_pretraining_batches_are_static(tokenizer, nsp):
-    dataset = _pretraining_data(tokenizer, nsp)
+def test_pretraining_batches_are_static(pretraining_data, nsp):
+    dataset = pretraining_data(nsp)
     _assert_static(dataset.element_spec)
     x, y, sample_weight = dataset.element_spec
     assert x["token_ids"].shape == (BATCH_SIZE, SEQ_LEN)
     assert x["mask_positions"].shape == (BATCH_SIZE, MAX_PREDICTIONS)
 
 
-def test_classification_batches_are_static(tokenizer):
-    dataset = _classification_data(tokenizer)
+def test_classification_batches_are_static(tokenizer, classification_data):
+    dataset = classification_data
     _assert_static(dataset.element_spec)
     assert dataset.element_spec[0]["token_ids"].shape == (BATCH_SIZE, SEQ_LEN)
     # The default (drop_remainder=False) leaves the batch dimension open:
@@ -150,35 +182,23 @@ def test_classification_batches_are_static(tokenizer):
     assert open_batch.element_spec[0]["token_ids"].shape.as_list() == [None, SEQ_LEN]
 
 
-def test_pretrainer_trains_with_jit_compile(tokenizer):
-    dataset = _pretraining_data(tokenizer, nsp=True)
-    pretrainer = BertPretrainer(bert_backbone(_tiny_config(tokenizer.vocab_size)), nsp=True)
-    pretrainer.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
+def test_pretrainer_trains_with_jit_compile(trained_with_jit):
+    pretrainer, _, losses = trained_with_jit("pretrainer")
     # Keras silently falls back to no XLA when a layer says it cannot compile.
     assert pretrainer.jit_compile is True
-    _assert_falls(_fit_jit(pretrainer, dataset, epochs=8))
+    _assert_falls(losses)
 
 
-def test_classifier_trains_with_jit_compile(tokenizer):
-    dataset = _classification_data(tokenizer)
-    classifier = BertClassifier(bert_backbone(_tiny_config(tokenizer.vocab_size)), num_classes=2)
-    classifier.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
+def test_classifier_trains_with_jit_compile(trained_with_jit):
+    classifier, _, losses = trained_with_jit("classifier")
     assert classifier.jit_compile is True
-    _assert_falls(_fit_jit(classifier, dataset, epochs=8))
+    _assert_falls(losses)
 
 
 @pytest.mark.parametrize("task", ["pretrainer", "classifier"])
-def test_compiled_train_step_has_no_string_ops(tokenizer, task):
-    config = _tiny_config(tokenizer.vocab_size)
-    if task == "pretrainer":
-        model = BertPretrainer(bert_backbone(config), nsp=True)
-        dataset = _pretraining_data(tokenizer, nsp=True)
-    else:
-        model = BertClassifier(bert_backbone(config), num_classes=2)
-        dataset = _classification_data(tokenizer)
-    model.compile(optimizer="adam", jit_compile=True)
+def test_compiled_train_step_has_no_string_ops(trained_with_jit, task):
+    model, dataset, _ = trained_with_jit(task)  # fit: the optimizer's variables are built
     batch = next(iter(dataset))
-    model.train_on_batch(*batch)  # builds the optimizer's variables
 
     # The step Keras runs under jit_compile=True: model.train_step in an
     # XLA-compiled tf.function, traced at the dataset's static spec.
@@ -209,17 +229,16 @@ def test_cli_pretrain_with_jit_compile(tmp_path):
         ) + "\n"
     )
     output = tmp_path / "run"
-    command = [
-        sys.executable, os.path.join(REPO_ROOT, "train_tf.py"), "pretrain", "--corpus", str(corpus), "--vocab-size", "120", "--preset", "bert_tiny",
+    argv = [
+        "pretrain", "--corpus", str(corpus), "--vocab-size", "120", "--preset", "bert_tiny",
         "--seq-len", "32", "--batch-size", "8", "--steps", "6", "--checkpoint-every", "2",
         "--learning-rate", "3e-3", "--strategy", "cpu", "--jit-compile",
         "--output", str(output),
     ]
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    # In this process, as train_tf.py runs it: a fresh one would add only
+    # TensorFlow's start-up, and the flag is what is under test.
+    args = cli.build_parser("").parse_args(argv)
+    assert cli.run_guarded(args.run, args) == 0
     losses = json.loads((output / "history.json").read_text())["loss"]
     assert len(losses) == 3 and all(math.isfinite(v) for v in losses), losses
     assert os.path.isfile(output / "model.keras")
