@@ -5,8 +5,9 @@ import pytest
 from keras_bert_impl import BertClassifier, BertConfig, BertPretrainer, bert_backbone
 from keras_bert_impl.models import rebuild_backbone
 
+# One layer: each test traces a train function, and its cost grows with the depth.
 CONFIG = BertConfig.preset(
-    "bert_tiny", vocab_size=60, hidden_size=32, num_heads=2, intermediate_size=64,
+    "bert_tiny", vocab_size=60, num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64,
     max_position_embeddings=24,
 )
 
