@@ -15,5 +15,6 @@ Modules:
     hf: a random transformers BERT and its outputs (needs torch, transformers).
     fuzz: hypothesis (given, settings, HealthCheck, st) through `require`.
     passes: `assert_exact_passes`, the (seed, pass) check of training loaders.
-    kills: `sigkill_after_backup`, the resume tests' kill of a `train_tf.py` run.
+    kills: `sigkill_after_backup`, the resume tests' kill of a `train_tf.py` run,
+        and `on_backup_change`, a poll of a run's backup that reads it only when new.
 """
