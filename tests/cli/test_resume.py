@@ -1,17 +1,24 @@
-"""A pretraining run killed with SIGKILL resumes from its last backup."""
+"""A pretraining run killed with SIGKILL resumes from its last backup.
+
+The killed run is a real process; the rerun runs in this one (a TensorFlow
+start-up fewer), on what the killed run left on disk. One transformer block:
+what is checked is where the rerun starts and ends, not the model.
+"""
 
 import os
 
 import pytest
 from support.kills import sigkill_after_backup
 
-from cli_support import read_json, run_cli
+from cli_support import read_json, run_in_process
 
 pytestmark = pytest.mark.slow
 
-STEPS, EVERY = 24, 3
-ARGS = ["pretrain", "--vocab-size", "300", "--steps", str(STEPS), "--checkpoint-every",
-        str(EVERY), "--seq-len", "32", "--batch-size", "8"]
+# The kill comes after the second backup; the 12 steps after it leave the
+# poll time to see that backup before the run ends.
+STEPS, EVERY = 18, 3
+ARGS = ["pretrain", "--vocab-size", "300", "--num-layers", "1", "--steps", str(STEPS),
+        "--checkpoint-every", str(EVERY), "--seq-len", "32", "--batch-size", "8"]
 
 
 def test_sigkill_after_a_backup_resumes_and_finishes(tmp_path, corpus_file):
@@ -20,8 +27,7 @@ def test_sigkill_after_a_backup_resumes_and_finishes(tmp_path, corpus_file):
     killed_after = sigkill_after_backup(argv, output, 2 * EVERY, timeout=240) // EVERY
     assert killed_after >= 2
 
-    resumed = run_cli(*argv)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert run_in_process(*argv) == 0
     history = read_json(os.path.join(output, "history.json"))
     epochs_total = STEPS // EVERY
     # Only the epochs after the backup ran again, not the whole run.
