@@ -25,8 +25,10 @@ from keras_bert_impl.text import Tokenizer
 
 TOKENIZER = Tokenizer(VOCAB)
 SETTINGS = SpanSettings(seq_len=24, doc_stride=6, max_query_length=6, max_answer_length=4, n_best=5)
+# One layer learns the synthetic task in two epochs; each trace of the model
+# (fit, every evaluate) costs more with depth.
 CONFIG = BertConfig.preset(
-    "bert_tiny", vocab_size=len(VOCAB), hidden_size=32, num_heads=2, intermediate_size=64,
+    "bert_tiny", vocab_size=len(VOCAB), num_layers=1, hidden_size=32, num_heads=2, intermediate_size=64,
     max_position_embeddings=24,
 )
 
@@ -95,7 +97,7 @@ def test_tiny_model_learns_answers_beyond_the_first_window(tmp_path):
     evaluation = qa.load_data(_args(), TOKENIZER, squad_json(tmp_path / "dev.json", 60, seed=2), None, "train", False)
     model = qa.build_model(bert_backbone(CONFIG), None, _args())
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
-    model.fit(train.dataset, epochs=4, verbose=0)
+    model.fit(train.dataset, epochs=2, verbose=0)
     metrics = qa.evaluate(model, evaluation)
     assert metrics["exact_match"] > 0.9, metrics
     far = [e for e in squad_examples(str(tmp_path / "dev.json")) if e.answers[0].start > 60]
