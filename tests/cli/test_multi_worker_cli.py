@@ -36,6 +36,7 @@ from keras_bert_impl.config import BertConfig
 from keras_bert_impl.training.callbacks import choose_backup
 
 from cli_support import REPO_ROOT, read_json
+from support.kills import on_backup_change
 from support.ports import free_ports
 
 pytestmark = pytest.mark.slow
@@ -63,7 +64,7 @@ def _corpus(path):
 
 def _config(path):
     config = BertConfig.preset(
-        "bert_tiny", num_layers=2, hidden_size=64, num_heads=2, intermediate_size=128,
+        "bert_tiny", num_layers=1, hidden_size=64, num_heads=2, intermediate_size=128,
         max_position_embeddings=64, hidden_dropout=0.0, attention_dropout=0.0,
     )
     config.save_json_file(str(path))
@@ -137,6 +138,14 @@ def _backup_step(output, index):
     return 0 if position is None else position["epoch"] + position["steps"]
 
 
+def _backup_step_watch(output, index):
+    """`_backup_step(output, index)` for polling: read again only once that
+    worker's backup changed (each read checks every array's checksum)."""
+    return on_backup_change(
+        os.path.join(output, "backup", f"worker_{index}"), lambda: _backup_step(output, index)
+    )
+
+
 def _wait_for(condition, processes, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline and all(p.poll() is None for p in processes):
@@ -165,7 +174,8 @@ def test_stopped_and_killed_workers_resume_together_to_the_uninterrupted_weights
         workers = _start_workers(tmp_path, argv, "term")
         processes = [process for process, _, _ in workers]
         try:
-            assert _wait_for(lambda: _backup_step(output, 1) >= 2, processes, FAULT_TIMEOUT_S)
+            backup_step = _backup_step_watch(output, 1)
+            assert _wait_for(lambda: backup_step() >= 2, processes, FAULT_TIMEOUT_S)
             processes[1].send_signal(signal.SIGTERM)
             _wait_all(processes, time.time() + 120)
         finally:
@@ -183,7 +193,8 @@ def test_stopped_and_killed_workers_resume_together_to_the_uninterrupted_weights
         workers = _start_workers(tmp_path, argv, "kill")
         processes = [process for process, _, _ in workers]
         try:
-            assert _wait_for(lambda: _backup_step(output, 1) >= stopped_at + 1, processes, FAULT_TIMEOUT_S)
+            backup_step = _backup_step_watch(output, 1)
+            assert _wait_for(lambda: backup_step() >= stopped_at + 1, processes, FAULT_TIMEOUT_S)
             processes[1].send_signal(signal.SIGKILL)
             survivor_exited = _wait_for(lambda: processes[0].poll() is not None, [], 60)
             print("the surviving worker", "exited by itself" if survivor_exited else "was killed")
