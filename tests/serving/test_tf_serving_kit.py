@@ -54,12 +54,12 @@ SESSION_LOADER_KINDS = ("classifier", "pretrainer", "token_classifier", "questio
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
-def make_tiny_task_dir(path, kind):
-    """A random tiny "token_classifier" (BIO tags), "question_answerer" or
-    "windowed_classifier" (long texts in windows) saved at `path`."""
-    classifier_dir = make_tiny_model_dir(path + "-base", "classifier")
+def make_tiny_task_dir(path, kind, classifier_dir):
+    """A tiny "token_classifier" (BIO tags), "question_answerer" or
+    "windowed_classifier" (long texts in windows) on the random backbone of
+    the tiny classifier at `classifier_dir`, saved at `path`."""
     backbone = load_model_dir(classifier_dir, compile=False).model.backbone
-    vocab_file = os.path.join(os.path.dirname(path), "vocab.txt")
+    vocab_file = os.path.join(os.path.dirname(classifier_dir), "vocab.txt")
     if kind == "token_classifier":
         model, labels = BertTokenClassifier(backbone, num_classes=len(TAGS)), TAGS
     elif kind == "windowed_classifier":
@@ -78,11 +78,14 @@ def make_tiny_task_dir(path, kind):
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
     root = tmp_path_factory.mktemp("kit")
+    # One encoder layer: exporting traces every signature twice, and the
+    # session loader imports all of them.
     models = {
-        kind: make_tiny_model_dir(str(root / "models" / kind), kind) for kind in ("classifier", "pretrainer")
+        kind: make_tiny_model_dir(str(root / "models" / kind), kind, num_layers=1)
+        for kind in ("classifier", "pretrainer")
     }
     for kind in ("token_classifier", "question_answerer", "windowed_classifier"):
-        models[kind] = make_tiny_task_dir(str(root / "models" / kind), kind)
+        models[kind] = make_tiny_task_dir(str(root / "models" / kind), kind, models["classifier"])
     return {kind: export_saved_model(path, str(root / "saved" / kind), seq_len=16) for kind, path in models.items()}
 
 

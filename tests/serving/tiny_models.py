@@ -16,15 +16,19 @@ LABELS = ["negative", "neutral", "positive"]
 SEQ_LEN = 128  # the recorded training length; max_position_embeddings is 512
 
 
-def make_tiny_model_dir(path, kind, seed=0, seq_len=SEQ_LEN, pooling="pooled"):
-    """Saves a randomly initialised tiny "classifier" (reading `pooling`) or "pretrainer" at `path`."""
+def make_tiny_model_dir(path, kind, seed=0, seq_len=SEQ_LEN, pooling="pooled", num_layers=2):
+    """Saves a randomly initialised tiny "classifier" (reading `pooling`) or "pretrainer" at `path`.
+
+    `num_layers=1` makes exporting and loading it quicker (less to trace).
+    """
     keras.utils.set_random_seed(seed)
     os.makedirs(path, exist_ok=True)
     vocab_file = os.path.join(os.path.dirname(path), "vocab.txt")
     with open(vocab_file, "w", encoding="utf-8") as f:
         f.write("\n".join(VOCAB) + "\n")
     config = BertConfig.preset(
-        "bert_tiny", vocab_size=len(VOCAB), hidden_size=32, num_heads=2, intermediate_size=64
+        "bert_tiny", vocab_size=len(VOCAB), num_layers=num_layers, hidden_size=32, num_heads=2,
+        intermediate_size=64,
     )
     if kind == "classifier":
         model = BertClassifier(bert_backbone(config), num_classes=len(LABELS), pooling=pooling)
