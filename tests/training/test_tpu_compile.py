@@ -231,7 +231,7 @@ def test_cli_pretrain_with_jit_compile(tmp_path):
     output = tmp_path / "run"
     argv = [
         "pretrain", "--corpus", str(corpus), "--vocab-size", "120", "--preset", "bert_tiny",
-        "--seq-len", "32", "--batch-size", "8", "--steps", "6", "--checkpoint-every", "2",
+        "--num-layers", "1", "--seq-len", "32", "--batch-size", "8", "--steps", "6", "--checkpoint-every", "2",
         "--learning-rate", "3e-3", "--strategy", "cpu", "--jit-compile",
         "--output", str(output),
     ]
