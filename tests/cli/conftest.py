@@ -14,9 +14,8 @@ def _reset_precision_policy():
     keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.fixture
-def corpus_file(tmp_path):
-    """A BERT-convention corpus: one sentence per line, blank line between documents."""
+def _write_corpus(path):
+    """Writes the corpus of `corpus_file` at `path`; returns the path as a string."""
     lines = []
     for doc in range(12):
         for i in range(6):
@@ -24,9 +23,20 @@ def corpus_file(tmp_path):
             action = _ACTIONS[(doc * 3 + i) % len(_ACTIONS)]
             lines.append(f"{subject} {action} every day number {doc} .")
         lines.append("")
-    path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines) + "\n")
     return str(path)
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    """A BERT-convention corpus: one sentence per line, blank line between documents."""
+    return _write_corpus(tmp_path / "corpus.txt")
+
+
+@pytest.fixture(scope="module")
+def module_corpus_file(tmp_path_factory):
+    """`corpus_file` for module-scoped fixtures (a run several tests read)."""
+    return _write_corpus(tmp_path_factory.mktemp("corpus") / "corpus.txt")
 
 
 @pytest.fixture

@@ -12,29 +12,41 @@ from keras_bert_impl.training.local_attention_init import sinusoid_table
 from cli_support import read_json, run_in_process as _run
 
 TINY = ["--seq-len", "32", "--batch-size", "8", "--preset", "bert_tiny"]
+RUN_SIZE = ["--seq-len", "32", "--batch-size", "8"]
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory, module_corpus_file):
+    """A pretraining run of 6 steps in epochs of 3 on bert_mini's config file cut
+    to one layer by --num-layers: the chain fine-tunes from it, the depth test
+    reads its config."""
+    root = tmp_path_factory.mktemp("pretrained")
+    config_file = str(root / "config.json")
+    BertConfig.preset("bert_mini", vocab_size=300).save_json_file(config_file)
+    output = str(root / "pretrain")
+    assert _run("pretrain", "--corpus", module_corpus_file, "--vocab-size", "300", "--steps", "6",
+                "--checkpoint-every", "3", "--config", config_file, "--num-layers", "1",
+                "--output", output, *RUN_SIZE) == 0
+    return output
 
 
 # Validation and evaluation run finite, length-bucketed data to its end: that
 # is no reason for Keras' "ran out of data" warning to reach the user.
 @pytest.mark.filterwarnings("error:Your input ran out of data")
-def test_pretrain_finetune_evaluate_chain(tmp_path, corpus_file, labelled_files):
+def test_pretrain_finetune_evaluate_chain(tmp_path, pretrained, labelled_files):
     train, evaluation = labelled_files
-    pretrain_dir = str(tmp_path / "pretrain")
-    assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "6",
-                "--checkpoint-every", "3", "--output", pretrain_dir, *TINY) == 0
     for name in ("config.json", "vocab.txt", "tokenizer_config.json", "model.keras",
                  "model.weights.h5", "history.json"):
-        assert os.path.isfile(os.path.join(pretrain_dir, name)), name
-    pretrained = load_model_dir(pretrain_dir)
-    assert int(pretrained.model.optimizer.iterations.numpy()) == 6
+        assert os.path.isfile(os.path.join(pretrained, name)), name
+    pretrainer = load_model_dir(pretrained)
+    assert int(pretrainer.model.optimizer.iterations.numpy()) == 6
     # Two epochs of three steps: the backup was written and removed at the end.
-    assert len(read_json(os.path.join(pretrain_dir, "history.json"))["loss"]) == 2
-    assert not os.path.exists(os.path.join(pretrain_dir, "backup"))
+    assert len(read_json(os.path.join(pretrained, "history.json"))["loss"]) == 2
+    assert not os.path.exists(os.path.join(pretrained, "backup"))
 
     classifier_dir = str(tmp_path / "classifier")
-    tiny = [a for a in TINY if a not in ("--preset", "bert_tiny")]
-    assert _run("finetune", "--init", pretrain_dir, "--train", train, "--eval", evaluation,
-                "--epochs", "12", "--learning-rate", "1e-3", "--output", classifier_dir, *tiny) == 0
+    assert _run("finetune", "--init", pretrained, "--train", train, "--eval", evaluation,
+                "--epochs", "6", "--learning-rate", "1e-3", "--output", classifier_dir, *RUN_SIZE) == 0
     metrics = read_json(os.path.join(classifier_dir, "metrics.json"))
     assert set(metrics["per_class"]) == {"happy", "sad"}
     # The label is one word away: a model that learned anything gets it.
@@ -75,10 +87,9 @@ def test_pretrain_starts_local_without_dropout_and_finetunes_with(tmp_path, caps
 
     train, evaluation = labelled_files
     classifier_dir = str(tmp_path / "classifier")
-    tiny = [a for a in TINY if a not in ("--preset", "bert_tiny")]
     assert _run("finetune", "--init", pretrain_dir, "--train", train, "--eval", evaluation,
                 "--epochs", "1", "--dropout", "0.1", "--beta2", "0.95", "--pooling", "mean",
-                "--precision", "mixed_bfloat16", "--output", classifier_dir, *tiny) == 0
+                "--precision", "mixed_bfloat16", "--output", classifier_dir, *RUN_SIZE) == 0
     config = read_json(os.path.join(classifier_dir, "config.json"))
     assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
     classifier = load_model_dir(classifier_dir).model
@@ -105,23 +116,19 @@ def test_finetune_from_random_init_with_vocab_and_mirrored(tmp_path, labelled_fi
     assert os.path.isfile(output / "model.keras")
 
 
-def test_num_layers_sets_the_depth_of_a_config_file(tmp_path, corpus_file):
-    config_file = str(tmp_path / "config.json")
-    BertConfig.preset("bert_tiny", vocab_size=300, hidden_size=64, num_layers=4,
-                      intermediate_size=128).save_json_file(config_file)
-    output = str(tmp_path / "out")
-    assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "1",
-                "--config", config_file, "--num-layers", "1", "--seq-len", "32",
-                "--batch-size", "8", "--output", output) == 0
-    config = read_json(os.path.join(output, "config.json"))
-    assert (config["num_hidden_layers"], config["hidden_size"], config["num_attention_heads"]) == (1, 64, 2)
+def test_num_layers_sets_the_depth_of_a_config_file(pretrained):
+    config = read_json(os.path.join(pretrained, "config.json"))
+    # bert_mini's width and heads from the file (not bert_tiny's, the default
+    # preset), the depth from the flag (not the file's 4).
+    assert (config["num_hidden_layers"], config["hidden_size"], config["num_attention_heads"]) == (1, 256, 4)
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
 def test_pretrain_under_mixed_precision(tmp_path, corpus_file, precision):
     output = str(tmp_path / "out")
+    # One layer: the precision, not the depth, is under test.
     assert _run("pretrain", "--corpus", corpus_file, "--vocab-size", "300", "--steps", "3",
-                "--precision", precision, "--output", output, *TINY) == 0
+                "--precision", precision, "--num-layers", "1", "--output", output, *TINY) == 0
     history = read_json(os.path.join(output, "history.json"))
     assert all(v == v for v in history["loss"])  # finite, not NaN
 
