@@ -73,7 +73,9 @@ def trained(tmp_path_factory):
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *FIRST, *LAST, *CITIES, *FILLER]
     (root / "vocab.txt").write_text("\n".join(vocab) + "\n")
     keras.utils.set_random_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_layers=2, num_heads=2,
+    # One layer learns these entities (dev F1 1.0 after 4 epochs), and every
+    # trace here (training, predict, export) has half the blocks to build.
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_layers=1, num_heads=2,
                         intermediate_size=64, max_position_embeddings=64)
     save_model_dir(str(root / "pretrained"), BertPretrainer(bert_backbone(config)),
                    str(root / "vocab.txt"), lowercase=True, seq_len=16)
@@ -81,7 +83,7 @@ def trained(tmp_path_factory):
     dev = _write_conll(root / "dev.conll", 60, seed=2)
     status = main(
         "finetune", "--train", train, "--eval", dev, "--init", root / "pretrained",
-        "--output", root / "tagger", "--seq-len", 12, "--stride", 4, "--epochs", 6,
+        "--output", root / "tagger", "--seq-len", 12, "--stride", 4, "--epochs", 4,
         "--learning-rate", 3e-3, "--batch-size", 16,
     )
     assert status == 0
