@@ -14,7 +14,7 @@ def test_gpu_script_is_valid_bash():
 
 
 def test_gpu_script_runs_at_toy_sizes(tmp_path):
-    # XLA is left out only to keep CI short: it is the same code with jit_compile=True.
+    # The xla mode is left out to keep CI short: the packed mode compiles with XLA too.
     subprocess.run(
         ["bash", GPU_SCRIPT, "--skip-install", "--out", str(tmp_path), "--tiny", "--modes", "graph,packed"],
         check=True, env={**os.environ, "PYTHON": sys.executable}, capture_output=True,

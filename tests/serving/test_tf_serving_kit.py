@@ -2,11 +2,12 @@
 
 TF Serving's C++ `SavedModelBundle` loads the "serve" MetaGraph into a
 session and feeds tensors by name; `tf.compat.v1.saved_model.loader.load`
-takes the same path in Python. Each export but the question answerer's is
-loaded that way in a fresh graph, every signature runs by tensor name
-through `session.run` with the requests of the export's own warmup file, and
-the answers must equal those of the TF2 loader. Every export, the question answerer's too, must use only
-tensorflow-text ops that the stock TF Serving images register.
+takes the same path in Python. Every export (classifier, pretrainer, token
+classifier, question answerer, windowed classifier) is loaded that way in a
+fresh graph, every signature runs by tensor name through `session.run` with
+the requests of the export's own warmup file, and the answers must equal
+those of the TF2 loader. Every export must use only tensorflow-text ops that
+the stock TF Serving images register.
 """
 
 import importlib.util
