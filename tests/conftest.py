@@ -1,5 +1,6 @@
 """Test-wide settings: the TensorFlow backend, quiet logs, two logical CPUs,
 tests/ on sys.path so every test folder imports the shared `support` package,
+Python-made tf.data iterators without the autotuning thread (`support.iterators`),
 and under CI (`CI=true`) no test may skip: a skip is reported as a failure."""
 
 import os
@@ -18,6 +19,7 @@ if TESTS_DIR not in sys.path:
 
 import tensorflow as tf  # noqa: E402
 from support.deps import in_ci  # noqa: E402
+from support.iterators import iterate_without_autotune_thread  # noqa: E402
 
 # Two logical CPU devices let MirroredStrategy tests run on one CPU host; this
 # must happen before TensorFlow initialises its devices.
@@ -25,6 +27,7 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
 )
+iterate_without_autotune_thread()
 
 
 def _fail_skips_in_ci(report):
