@@ -11,8 +11,8 @@ from keras_bert_impl.training.local_attention_init import sinusoid_table
 
 from cli_support import read_json, run_in_process as _run
 
-TINY = ["--seq-len", "32", "--batch-size", "8", "--preset", "bert_tiny"]
 RUN_SIZE = ["--seq-len", "32", "--batch-size", "8"]
+TINY = [*RUN_SIZE, "--preset", "bert_tiny"]
 
 
 @pytest.fixture(scope="module")

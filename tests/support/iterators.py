@@ -9,8 +9,8 @@ the options of the dataset they split), a later test froze with no CPU in use:
 measured with gdb on 2 cores, the main thread sat in `~IteratorResource`
 behind `OptimizeLoop` for 40 to 115 s at a time, e.g. the one-layer bfloat16
 pretraining of tests/cli/test_train.py took 70-155 s after the mirrored
-fine-tuning in the same process instead of 22-28 s. Without the thread it
-ran in 26 s. Autotuning only picks parallelism and buffer sizes (every map
+fine-tuning in the same process (21-24 s alone). Without the thread it ran
+in 26 and 28 s beside the same tests. Autotuning only picks parallelism and buffer sizes (every map
 keeps its order), so no result the tests check depends on it.
 
 Fresh processes (the CLI runs a test starts) keep TensorFlow's defaults.
