@@ -115,12 +115,20 @@ def run(args):
 
 def pretrain(args):
     """Runs a pretraining job; returns `(history, output_dir)`."""
-    from keras_bert_impl.training.callbacks import backup_batches
-
     _check_arguments(args)
     strategy = common.set_up_run(args)
     output_dir = common.output_dir_for(args)
-    data, vocab_file = _pretraining_data(args, strategy, output_dir)
+    # A learned vocabulary waits here until `--output` exists, and the folder
+    # goes however the run ends (short of a kill).
+    with tempfile.TemporaryDirectory(prefix="vocab-") as vocab_scratch:
+        data, vocab_file = _pretraining_data(args, strategy, output_dir, vocab_scratch)
+        return _pretrain_on(data, vocab_file, args, strategy, output_dir)
+
+
+def _pretrain_on(data, vocab_file, args, strategy, output_dir):
+    """Builds, trains and saves the pretrainer on `data`; returns `(history, output_dir)`."""
+    from keras_bert_impl.training.callbacks import backup_batches
+
     config = _model_config(args, data.tokenizer)
     steps_per_epoch, epochs = _schedule(args, data)
     # Under multi_worker the workers agree here on the backup they all have.
@@ -152,7 +160,7 @@ def pretrain(args):
     return history, output_dir
 
 
-def _pretraining_data(args, strategy, output_dir):
+def _pretraining_data(args, strategy, output_dir, vocab_scratch):
     """`(data, vocab_file)`: prepared shards (`--data`) or a corpus, learning its vocab if needed."""
     from keras_bert_impl.data import sources
     from keras_bert_impl.text import Tokenizer
@@ -165,7 +173,7 @@ def _pretraining_data(args, strategy, output_dir):
         text_feature=args.text_feature,
         split=args.split,
     )
-    vocab_file = args.vocab or _learn_vocab(documents, args, output_dir)
+    vocab_file = args.vocab or _learn_vocab(documents, args, output_dir, vocab_scratch)
     return _CorpusData(documents, Tokenizer(vocab_file, lowercase=args.lowercase), args), vocab_file
 
 
@@ -391,10 +399,10 @@ def _compiled_pretrainer(config, args, strategy, total_steps, resuming):
     return pretrainer
 
 
-def _learn_vocab(documents, args, output_dir):
-    """The vocabulary of a resumed run, else one learned into a temporary folder.
+def _learn_vocab(documents, args, output_dir, vocab_scratch):
+    """The vocabulary of a resumed run, else one learned into `vocab_scratch`.
 
-    `--output` does not exist until training starts (`_keep_vocab` moves the
+    `--output` does not exist until training starts (`_keep_vocab` copies the
     learned file there then), so a run that fails before leaves nothing.
     """
     from keras_bert_impl.model_dir import VOCAB_FILE
@@ -405,7 +413,7 @@ def _learn_vocab(documents, args, output_dir):
         # A resumed run must keep the vocabulary its backup was trained with.
         return vocab_file
     print(f"learning a {args.vocab_size}-token WordPiece vocabulary from the corpus", flush=True)
-    learned = os.path.join(tempfile.mkdtemp(prefix="vocab-"), VOCAB_FILE)
+    learned = os.path.join(vocab_scratch, VOCAB_FILE)
     try:
         learn_vocab(
             documents, args.vocab_size, lowercase=args.lowercase, output_path=learned,
@@ -417,7 +425,7 @@ def _learn_vocab(documents, args, output_dir):
 
 
 def _keep_vocab(vocab_file, output_dir):
-    """Moves a learned vocabulary into `--output`; returns its path there."""
+    """Copies a learned vocabulary into `--output`; returns its path there."""
     from keras_bert_impl.model_dir import VOCAB_FILE
 
     kept = os.path.join(output_dir, VOCAB_FILE)
@@ -425,5 +433,4 @@ def _keep_vocab(vocab_file, output_dir):
         return kept
     with atomic_path(kept) as temp:
         shutil.copyfile(vocab_file, temp)
-    shutil.rmtree(os.path.dirname(vocab_file), ignore_errors=True)
     return kept

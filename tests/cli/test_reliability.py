@@ -297,9 +297,14 @@ def test_bad_input_gives_one_error_line_and_a_distinct_status(tmp_path, corpus_f
     cases_file, results_file = tmp_path / "cases.json", tmp_path / "results.json"
     cases_file.write_text(json.dumps([{"argv": argv, "env": env} for _, argv, env, _, _ in cases]))
     script = os.path.join(os.path.dirname(__file__), "run_cli_cases.py")
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
     done = subprocess.run([sys.executable, script, str(cases_file), str(results_file)],
-                          capture_output=True, text=True, timeout=400, cwd=REPO_ROOT)
+                          capture_output=True, text=True, timeout=400, cwd=REPO_ROOT,
+                          env={**os.environ, "TMPDIR": str(scratch)})
     assert done.returncode == 0, done.stderr[-3000:]
+    # The blank corpus fails after a vocabulary folder was made for it.
+    assert not list(scratch.glob("vocab-*")), "a failed run left its vocabulary folder behind"
     failures = []
     for (name, _, _, status, fragment), result in zip(cases, json.loads(results_file.read_text())):
         lines = user_lines(result["stderr"])
