@@ -118,14 +118,14 @@ def pretrain(args):
     _check_arguments(args)
     strategy = common.set_up_run(args)
     output_dir = common.output_dir_for(args)
-    # A learned vocabulary waits here until `--output` exists, and the folder
-    # goes however the run ends (short of a kill).
+    # A learned vocabulary waits here until `--output` exists; the folder goes
+    # then, or when the run fails before.
     with tempfile.TemporaryDirectory(prefix="vocab-") as vocab_scratch:
         data, vocab_file = _pretraining_data(args, strategy, output_dir, vocab_scratch)
-        return _pretrain_on(data, vocab_file, args, strategy, output_dir)
+        return _pretrain_on(data, vocab_file, args, strategy, output_dir, vocab_scratch)
 
 
-def _pretrain_on(data, vocab_file, args, strategy, output_dir):
+def _pretrain_on(data, vocab_file, args, strategy, output_dir, vocab_scratch):
     """Builds, trains and saves the pretrainer on `data`; returns `(history, output_dir)`."""
     from keras_bert_impl.training.callbacks import backup_batches
 
@@ -142,6 +142,8 @@ def _pretrain_on(data, vocab_file, args, strategy, output_dir):
     common.start_output(output_dir)
     if not args.data and args.vocab is None:
         vocab_file = _keep_vocab(vocab_file, output_dir)
+        # Before training, or a kill mid-training would leave it in /tmp.
+        shutil.rmtree(vocab_scratch, ignore_errors=True)
     history, backup_dir = common.fit_resumably(
         pretrainer,
         data.stream(start_batch),

@@ -186,7 +186,7 @@ def test_stopped_and_killed_workers_resume_together_to_the_uninterrupted_weights
         stopped_at = _backup_step(output, 0)
         assert stopped_at == _backup_step(output, 1) >= 2
         # The non-chief learned its vocabulary into its own temporary directory
-        # on this fresh start, and left nothing there when it stopped.
+        # on this fresh start, and removed it before training.
         assert list(workers[1][2].iterdir()) == [], "non-chief worker left files behind"
 
         # 2. SIGKILL worker 1 a little later; the survivor is stopped too.

@@ -24,8 +24,13 @@ ARGS = ["pretrain", "--vocab-size", "300", "--num-layers", "1", "--steps", str(S
 def test_sigkill_after_a_backup_resumes_and_finishes(tmp_path, corpus_file):
     output = str(tmp_path / "run")
     argv = [*ARGS, "--corpus", corpus_file, "--output", output]
-    killed_after = sigkill_after_backup(argv, output, 2 * EVERY, timeout=240) // EVERY
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    killed_after = sigkill_after_backup(argv, output, 2 * EVERY, timeout=240,
+                                        env={"TMPDIR": str(scratch)}) // EVERY
     assert killed_after >= 2
+    # Its learned vocabulary left the temporary folder when training began.
+    assert not list(scratch.glob("vocab-*")), "the killed run left its vocabulary folder behind"
 
     assert run_in_process(*argv) == 0
     history = read_json(os.path.join(output, "history.json"))

@@ -57,7 +57,8 @@ def on_backup_change(backup_dir, read):
     return current
 
 
-def sigkill_after_backup(argv, output, batches, delay=0.0, log=subprocess.DEVNULL, timeout=300):
+def sigkill_after_backup(argv, output, batches, delay=0.0, log=subprocess.DEVNULL, timeout=300,
+                         env=None):
     """Runs `train_tf.py ARGV`, SIGKILLs it `delay` s after its backup reached `batches`.
 
     Args:
@@ -65,13 +66,14 @@ def sigkill_after_backup(argv, output, batches, delay=0.0, log=subprocess.DEVNUL
         batches: kill once a backup has trained on at least this many batches.
         delay: seconds between seeing that backup and the kill.
         log: where the run's stderr goes (a file, for a failure's story).
+        env: environment variables to set for the run.
 
     Returns:
         The batches of the backup the killed run left.
     """
     process = subprocess.Popen(
         [sys.executable, os.path.join(REPO_ROOT, "train_tf.py"), *argv], stdout=subprocess.DEVNULL,
-        stderr=log, cwd=REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        stderr=log, cwd=REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
     )
     deadline = time.time() + timeout
     backed_up = on_backup_change(os.path.join(output, "backup"), lambda: backed_up_batches(output))
