@@ -64,6 +64,8 @@ def parse_args(argv=None):
     args.other_classifier = os.path.normpath(args.classifier_dir) != os.path.normpath(MAIN_JOB_CLASSIFIER_DIR)
     if (args.other_model or args.other_classifier) and args.run:
         parser.error("--pretrain-dir and --classifier-dir score an existing model: add --no-run")
+    if args.other_model and args.other_classifier:
+        parser.error("--pretrain-dir and --classifier-dir each score one model: give one of them")
     return args
 
 

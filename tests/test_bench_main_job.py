@@ -48,3 +48,8 @@ def test_another_model_is_scored_only_with_no_run(capsys):
         with pytest.raises(SystemExit):
             bench_main_job.parse_args([flag, value])
         assert "score an existing model: add --no-run" in capsys.readouterr().err
+    # Given both, main() used to score neither model and exit 0.
+    with pytest.raises(SystemExit):
+        bench_main_job.parse_args(["--no-run", "--classifier-dir", "runs/x/classifier",
+                                   "--pretrain-dir", "runs/x/pretrain"])
+    assert "each score one model: give one of them" in capsys.readouterr().err
