@@ -270,6 +270,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             _save_seed_states(self.model, f)
             f.attrs["backup_position"] = json.dumps(position)
             f.attrs["backup_weight_shapes"] = json.dumps(_weight_shapes(self.model))
+            f.attrs["backup_task"] = json.dumps(_task_settings(self.model))
         self._pending = _BackgroundTask(self._finish_backup, temp, position)
 
     def _finish_backup(self, temp, position):
@@ -489,24 +490,43 @@ def _weight_shapes(model):
     return [list(weight.shape) for weight in model.weights]
 
 
+def _task_settings(model):
+    """The task model's class and constructor settings (pooling, dropout...), as JSON values."""
+    settings = model.task_config() if hasattr(model, "task_config") else {}
+    return json.loads(json.dumps({"class": type(model).__name__, **settings}))
+
+
 def _check_backup_fits(model, path):
     """Raises a ValueError naming `path` when it holds another model's weights.
 
     Keras loads a deeper model's backup into a shallower one without a word
     (the extra blocks are ignored, the optimizer starts afresh), so a rerun
-    with another depth or width must fail here instead.
+    with another depth or width must fail here instead; so must one with
+    other task settings that weights do not show (mean pooling has none).
     """
     with h5py.File(path, "r") as f:
-        saved = f.attrs.get("backup_weight_shapes")
-    if saved is None:  # written before the shapes were recorded
-        return
-    saved, built = json.loads(saved), _weight_shapes(model)
-    if saved != built:
-        raise ValueError(
-            f"{path} is a backup of another model ({_size(saved)}) than this run builds "
-            f"({_size(built)}): resume with the model it was trained with (the same --preset, "
-            "--config, --num-layers or --init), or train into another output directory."
-        )
+        saved_shapes = f.attrs.get("backup_weight_shapes")
+        saved_task = f.attrs.get("backup_task")
+    advice = "or train into another output directory."
+    if saved_shapes is not None:  # None: written before the shapes were recorded
+        saved, built = json.loads(saved_shapes), _weight_shapes(model)
+        if saved != built:
+            raise ValueError(
+                f"{path} is a backup of another model ({_size(saved)}) than this run builds "
+                f"({_size(built)}): resume with the model it was trained with (the same --preset, "
+                f"--config, --num-layers or --init), {advice}"
+            )
+    if saved_task is not None:
+        saved, built = json.loads(saved_task), _task_settings(model)
+        differences = [
+            f"{name} {saved.get(name)!r} there, {built.get(name)!r} here"
+            for name in sorted(set(saved) | set(built)) if saved.get(name) != built.get(name)
+        ]
+        if differences:
+            raise ValueError(
+                f"{path} is a backup of a model with other settings ({'; '.join(differences)}): "
+                f"resume with the flags it was trained with (--pooling, --dropout...), {advice}"
+            )
 
 
 def _size(shapes):

@@ -134,6 +134,37 @@ def test_a_backup_of_another_model_is_an_error_not_a_silent_partial_load(tmp_pat
     assert int(other.optimizer.iterations.numpy()) == 0
 
 
+def test_a_backup_of_a_classifier_with_other_pooling_is_an_error(tmp_path):
+    # Mean pooling has no weights, so the shapes alone match a pooled classifier's.
+    from keras_bert_impl import BertClassifier, BertConfig, bert_backbone
+
+    def classifier(pooling):
+        keras.utils.set_random_seed(0)
+        config = BertConfig.preset("bert_tiny", vocab_size=40, num_layers=1, hidden_size=16, num_heads=2,
+                                   intermediate_size=32, max_position_embeddings=16)
+        model = BertClassifier(bert_backbone(config), num_classes=2, pooling=pooling)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        return model
+
+    rng = np.random.default_rng(0)
+    x = {"token_ids": rng.integers(5, 40, (16, 8)).astype("int32"),
+         "segment_ids": np.zeros((16, 8), "int32"), "padding_mask": np.ones((16, 8), "int32")}
+    y = rng.integers(0, 2, 16).astype("int32")
+
+    def fit_classifier(model, callbacks=()):
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[AtomicBackupAndRestore(str(tmp_path)), *callbacks])
+
+    with pytest.raises(RuntimeError, match="crash"):
+        fit_classifier(classifier("mean"), [AtStep(3, crash)])
+    pooled = classifier("pooled")
+    with pytest.raises(ValueError, match=r"latest.weights.h5 is a backup of a model with other settings "
+                       r"\(pooling 'mean' there, 'pooled' here\): resume with the flags"):
+        fit_classifier(pooled)
+    assert int(pooled.optimizer.iterations.numpy()) == 0
+    fit_classifier(classifier("mean"))  # the same settings resume
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip_bytes", "garbage", "leftover_temp"])
 def test_damaged_latest_backup_is_named_and_the_previous_one_used(tmp_path, damage, capsys):
     crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1)
