@@ -4,7 +4,7 @@ import os
 
 from keras_bert_impl import tasks
 from keras_bert_impl.cli import common
-from keras_bert_impl.tasks.arguments import add_task_arguments
+from keras_bert_impl.tasks.arguments import add_task_arguments, reject_other_tasks_flags
 
 
 def register(subparsers):
@@ -38,6 +38,7 @@ def run(args):
     task = tasks.for_model(loaded.model)
     if args.task is not None and args.task != task.NAME:
         raise ValueError(f"{args.model} is a {task.NAME} model, not {args.task}.")
+    reject_other_tasks_flags(args, task.NAME)
     if args.seq_len is None:
         args.seq_len = loaded.seq_len
     common.check_seq_len(args.seq_len, loaded.config)

@@ -10,7 +10,7 @@ import os
 from keras_bert_impl import tasks
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
-from keras_bert_impl.tasks.arguments import add_task_arguments
+from keras_bert_impl.tasks.arguments import add_task_arguments, reject_other_tasks_flags
 
 
 def register(subparsers):
@@ -120,6 +120,7 @@ def finetune(args):
     common.check_optimizer_arguments(args)
     common.check_dropout(args)
     task = tasks.resolve(args.task, args.train)
+    reject_other_tasks_flags(args, task.NAME)
     if hasattr(task, "check_arguments"):  # before a large checkpoint is loaded
         task.check_arguments(args)
     strategy = common.set_up_run(args)

@@ -106,6 +106,23 @@ def add_question_answering_arguments(parser):
         )
 
 
+def reject_other_tasks_flags(args, task_name):
+    """Raises a ValueError for a flag of another task given to a `task_name` run.
+
+    Each task reads only its own flags, so `--pooling mean` on a question
+    answering run would otherwise do nothing without a word.
+    """
+    for name, add_arguments in BY_TASK.items():
+        if name == task_name:
+            continue
+        flags = argparse.ArgumentParser(add_help=False)
+        add_arguments(flags)
+        for dest, default in vars(flags.parse_args([])).items():
+            if getattr(args, dest, default) != default:
+                flag = "--" + dest.replace("_", "-")
+                raise ValueError(f"{flag} is a {name} flag; this run is {task_name}: drop it.")
+
+
 BY_TASK = {
     "classification": add_classification_arguments,
     "token_classification": add_token_classification_arguments,
