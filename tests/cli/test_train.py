@@ -133,6 +133,21 @@ def test_pretrain_under_mixed_precision(tmp_path, corpus_file, precision):
     assert all(v == v for v in history["loss"])  # finite, not NaN
 
 
+def test_precision_auto_follows_the_cpu_and_finetune_keeps_to_it(tmp_path, pretrained, labelled_files,
+                                                                   monkeypatch, capsys):
+    # The main job's flag: a CPU with native bfloat16 (faked here) gets mixed_bfloat16.
+    from keras_bert_impl.training import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    train, evaluation = labelled_files
+    output = str(tmp_path / "classifier")
+    assert _run("finetune", "--init", pretrained, "--train", train, "--eval", evaluation, "--epochs", "1",
+                "--precision", "auto", "--output", output, *RUN_SIZE) == 0
+    assert "--precision auto: mixed_bfloat16 on a CPU with native bfloat16 (avx512_bf16)" in capsys.readouterr().out
+    # The backbone was pretrained in float32; the run's resolved precision wins.
+    assert load_model_dir(output).model.dtype_policy.name == "mixed_bfloat16"
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
