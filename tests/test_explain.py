@@ -96,23 +96,25 @@ def test_a_mean_pooling_classifier_is_explained_by_its_own_path(tokenizer):
     model = _classifier(initializer_range=0.3, pooling="mean")
     _, replayed, direct = _replayed_and_direct_logits(model, tokenizer)
     np.testing.assert_allclose(replayed, direct, atol=1e-5)
-    result = explain(model, tokenizer, "the cat was very good . it is a bad film")
-    change = result["logit"] - result["baseline_logit"]
-    assert sum(w["attribution"] for w in result["words"]) - change == pytest.approx(result["delta"], abs=1e-5)
-    assert abs(result["delta"]) <= 0.05 * abs(change)
+    _assert_complete_at_the_default_steps_not_at_one(model, tokenizer)
 
 
 @pytest.mark.parametrize("baseline", ["pad", "zero"])
 def test_completeness_at_the_default_steps(rough, tokenizer, baseline):
+    _assert_complete_at_the_default_steps_not_at_one(rough, tokenizer, baseline=baseline)
+
+
+def _assert_complete_at_the_default_steps_not_at_one(model, tokenizer, **options):
+    """The word attributions sum to the logit's change within 5%, and would not with one step."""
     text = "the cat was very good . it is a bad film"
-    result = explain(rough, tokenizer, text, baseline=baseline)
+    result = explain(model, tokenizer, text, **options)
     change = result["logit"] - result["baseline_logit"]
     assert abs(change) > 0.05  # large enough for a 5% bound to mean something
     total = sum(w["attribution"] for w in result["words"])
     assert total - change == pytest.approx(result["delta"], abs=1e-5)
     assert abs(result["delta"]) <= 0.05 * abs(change)
     # One step (the gradient at the midpoint) is far off on this model: the check can fail.
-    assert abs(explain(rough, tokenizer, text, baseline=baseline, steps=1)["delta"]) > 0.05 * abs(change)
+    assert abs(explain(model, tokenizer, text, steps=1, **options)["delta"]) > 0.05 * abs(change)
 
 
 def test_a_trained_classifier_credits_the_deciding_word(trained, tokenizer):
