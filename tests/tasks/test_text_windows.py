@@ -117,7 +117,13 @@ def test_a_mean_pooling_windowed_classifier_reads_each_window_by_its_token_mean(
     plain = BertClassifier(backbone, num_classes=3, pooling="mean")
     windowed = BertClassifier(backbone, num_classes=3, pooling="mean", window_pooling="mean")
     windowed.get_layer("classification_head").set_weights(plain.get_layer("classification_head").get_weights())
-    truncated = plain(pipelines_batch(tokenizer, SHORT_TEXTS, stride=None), training=False)
+    short = pipelines_batch(tokenizer, SHORT_TEXTS, stride=None)
+    truncated = plain(short, training=False)
+    # The plain classifier's text vector, computed here: the masked mean of the token vectors.
+    tokens = np.asarray(backbone(short, training=False)["sequence_output"])
+    mask = np.asarray(short["padding_mask"], "float32")[..., None]
+    token_mean = (tokens * mask).sum(axis=1) / mask.sum(axis=1)
+    np.testing.assert_allclose(truncated, plain.get_layer("classification_head")(token_mean), atol=1e-5)
     np.testing.assert_allclose(windowed(pipelines_batch(tokenizer, SHORT_TEXTS, stride=4), training=False), truncated, atol=1e-5)
     batch = pipelines_batch(tokenizer, [LONG_TEXT], stride=4)
     by_window = np.asarray(plain.logits({name: value[0] for name, value in batch.items()}))
