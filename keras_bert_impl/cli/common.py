@@ -106,7 +106,7 @@ def add_run_arguments(parser, seq_len=128, batch_size=32):
     parser.add_argument(
         "--precision", choices=("auto", *PRECISIONS), default="float32",
         help="float32 (default), mixed_bfloat16 (faster where bfloat16 is native: TPUs, "
-        "GPUs from Ampere on, CPUs with AMX or AVX-512 BF16), mixed_float16 (GPUs; with "
+        "GPUs from Ampere on, CPUs with AMX, AVX-512 BF16 or Arm BF16), mixed_float16 (GPUs; with "
         "dynamic loss scaling) or auto (mixed_bfloat16 where it is native, else float32)",
     )
     parser.add_argument(

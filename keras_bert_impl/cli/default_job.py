@@ -31,7 +31,7 @@ import shlex
 
 DESCRIPTION = (
     "Without a command it runs the main job on the embedded offline data: "
-    "pretrain -> finetune -> export -> predict -> fill-mask (3 to 15 minutes on 2 CPU cores, by the CPU)."
+    "pretrain -> finetune -> export -> predict -> fill-mask (3 to 14 minutes on 2 CPU cores, by the CPU)."
 )
 
 RUN_DIR = os.path.join("runs", "default")

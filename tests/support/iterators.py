@@ -13,7 +13,11 @@ fine-tuning in the same process (21-24 s alone). Without the thread it ran
 in 26 and 28 s beside the same tests. Autotuning only picks parallelism and buffer sizes (every map
 keeps its order), so no result the tests check depends on it.
 
-Fresh processes (the CLI runs a test starts) keep TensorFlow's defaults.
+Fresh processes (the CLI runs a test starts) keep TensorFlow's defaults. CLI
+runs a test makes in its own process (`cli_support.run_in_process`: the
+exact-resume reference and rerun, the resume and reliability reruns, prepare,
+the tpu_compile CLI run) go without autotuning, unlike a user's run; what they
+check (weights, steps, files) does not depend on it either.
 """
 
 import tensorflow as tf
