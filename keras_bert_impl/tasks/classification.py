@@ -272,7 +272,7 @@ class TextWindows:
         self.tokenizer = tokenizer
         self.seq_len = int(seq_len)
         self.stride, self.max_windows = _window_settings_or_defaults(model, self.seq_len, stride, max_windows)
-        self.pooling = WindowPooling(model.window_pooling or "mean")
+        self.window_pooler = WindowPooling(model.window_pooling or "mean")
 
     def logits(self, text):
         """float32 [batch, num_classes] logits of string [batch] texts."""
@@ -280,7 +280,7 @@ class TextWindows:
         windows, inputs = pack_windows(self.tokenizer, token_ids, self.seq_len, self.stride, self.max_windows)
         window_logits = tf.cast(self.model.logits(trim_padding(inputs)), tf.float32)
         per_text = tf.RaggedTensor.from_value_rowids(window_logits, windows.example_index, nrows=token_ids.nrows())
-        return self.pooling(per_text.to_tensor(), tf.sequence_mask(per_text.row_lengths()))
+        return self.window_pooler(per_text.to_tensor(), tf.sequence_mask(per_text.row_lengths()))
 
 
 def text_windows(model, tokenizer, seq_len, stride=None, max_windows=None):
