@@ -9,6 +9,13 @@ shorten B), which is original BERT's `_truncate_seq_pair` and the result of
 `tensorflow_text.RoundRobinTrimmer` (`trimming.trim_round_robin` does it in
 core ops, so TF Serving builds with an older tensorflow-text load exports).
 
+Pairs are joined by `tensorflow_text.combine_segments` and padded by
+`pad_model_inputs`. A single segment, the common case (every raw-text
+serving call of a classifier), is packed here in a dozen dense ops instead:
+those two functions build about 230 ops for a batch, each a kernel launch
+per request at batch 1 in TF Serving, for what a truncating `to_tensor` and
+two `where`s do. The outputs are the same (`tests/text/test_packing.py`).
+
 Example:
     >>> packer = SegmentPacker(seq_len=8, cls_id=2, sep_id=3, pad_id=0)
     >>> inputs = packer(tf.ragged.constant([[10, 11, 12, 13]]),
@@ -80,6 +87,9 @@ class SegmentPacker(keras.layers.Layer):
         if single_example:
             segments = [tf.RaggedTensor.from_tensor(tf.convert_to_tensor(s)[tf.newaxis]) for s in segments]
         segments = [tf.cast(s, tf.int32) for s in segments]
+        if len(segments) == 1:
+            packed = self._pack_one(segments[0])
+            return {name: value[0] for name, value in packed.items()} if single_example else packed
         budget = self.seq_len - 1 - len(segments)
         segments = trim_round_robin(segments, budget)
         token_ids, segment_ids = tf_text.combine_segments(
@@ -97,6 +107,18 @@ class SegmentPacker(keras.layers.Layer):
         if single_example:
             packed = {name: value[0] for name, value in packed.items()}
         return packed
+
+    def _pack_one(self, tokens):
+        """[CLS] tokens [SEP] [PAD]...: the single-segment packing in dense ops."""
+        body = tokens.to_tensor(default_value=self.pad_id, shape=[None, self.seq_len - 2])
+        lengths = tf.minimum(tf.cast(tokens.row_lengths(), tf.int32), self.seq_len - 2)
+        cls_column = tf.fill([tf.shape(body)[0], 1], self.cls_id)
+        pad_column = tf.fill([tf.shape(body)[0], 1], self.pad_id)
+        token_ids = tf.concat([cls_column, body, pad_column], axis=1)
+        positions = tf.range(self.seq_len)[tf.newaxis, :]
+        token_ids = tf.where(positions == lengths[:, tf.newaxis] + 1, self.sep_id, token_ids)
+        padding_mask = tf.cast(positions < lengths[:, tf.newaxis] + 2, tf.int32)
+        return {"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids), "padding_mask": padding_mask}
 
     def get_config(self):
         config = super().get_config()

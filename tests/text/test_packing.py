@@ -51,6 +51,26 @@ def test_single_segment_truncates_end_and_pads():
         assert value.dtype == tf.int32 and value.shape == (3, 6)
 
 
+def test_single_segment_dense_packing_equals_original_bert_and_tensorflow_text():
+    import tensorflow_text as tf_text
+
+    rows = [list(range(100, 100 + length)) for length in range(0, 19)]
+    segment = tf.ragged.constant(rows, dtype=tf.int32, ragged_rank=1)
+    for seq_len in (3, 5, 8, 16):
+        packed = SegmentPacker(seq_len, cls_id=CLS, sep_id=SEP, pad_id=PAD)(segment)
+        # The pair path's tools, on one segment: what this packer did before.
+        ids, segments = tf_text.combine_segments([segment[:, : seq_len - 2]], CLS, SEP)
+        text_ids, text_mask = tf_text.pad_model_inputs(ids, seq_len, pad_value=PAD)
+        np.testing.assert_array_equal(packed["token_ids"], text_ids)
+        np.testing.assert_array_equal(packed["padding_mask"], text_mask)
+        np.testing.assert_array_equal(packed["segment_ids"], tf_text.pad_model_inputs(segments, seq_len)[0])
+        for i, row in enumerate(rows):
+            expected = _bert_reference(row, [], seq_len)
+            assert [packed[name][i].numpy().tolist() for name in ("token_ids", "segment_ids", "padding_mask")] == list(
+                expected
+            ), (seq_len, len(row))
+
+
 def test_single_example_and_static_shape_in_tf_function():
     packer = SegmentPacker(7, cls_id=101, sep_id=102, pad_id=0)
     one = packer(tf.constant([5, 6]), tf.constant([7]))
