@@ -53,3 +53,22 @@ def test_another_model_is_scored_only_with_no_run(capsys):
         bench_main_job.parse_args(["--no-run", "--classifier-dir", "runs/x/classifier",
                                    "--pretrain-dir", "runs/x/pretrain"])
     assert "each score one model: give one of them" in capsys.readouterr().err
+
+
+def test_dev_split_holds_its_sentences_out_of_the_pretraining_corpus_too(tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, os.path.dirname(_SCRIPT))
+    import dev_split
+
+    dev_split.main(["--output", str(tmp_path)])
+    # The dev baseline README "The main job" quotes beside the dev-split sweep.
+    assert "naive Bayes trained on train.tsv: dev accuracy 0.8063" in capsys.readouterr().out
+    rows = {name: (tmp_path / f"{name}.tsv").read_text().splitlines()[1:] for name in ("train", "dev")}
+    assert (len(rows["train"]), len(rows["dev"])) == (1280, 320)
+    texts, _, _ = bench_main_job.split_texts("train")
+    assert [row.split("\t")[0] for row in rows["dev"]] == texts[::5]
+    corpus = {line.lower() for line in (tmp_path / "corpus.txt").read_text().splitlines()}
+    validation, _, _ = bench_main_job.split_texts("validation")
+    assert not corpus & {text.lower() for text in texts[::5] + validation}
+    assert {row.split("\t")[0].lower() for row in rows["train"]} & corpus  # the rest is pretrained on

@@ -1,0 +1,83 @@
+"""A dev split for tuning the main job, held out of its pretraining too.
+
+Tuning the main job on the split it is scored on ("validation") would fit
+the recipe to those 400 sentences. This writes the embedded "train" split as
+two TSV files, every `--every`-th sentence to dev.tsv and the rest to
+train.tsv, and the embedded pretraining corpus less the dev sentences to
+corpus.txt (one sentence per line, a blank line between documents), so a
+model pretrained on corpus.txt has read neither dev nor validation. It then
+prints naive Bayes' accuracy on dev, trained on train.tsv (the baseline of
+`bench_main_job.py`).
+
+Example (the main job's commands on the split; vary the finetune flags):
+
+    python benchmarks/dev_split.py --output runs/dev-split
+    python train_tf.py pretrain --corpus runs/dev-split/corpus.txt --output runs/dev-split/pretrain \\
+        MAIN-JOB-PRETRAIN-FLAGS   # those of keras_bert_impl/cli/default_job.py after --output
+    python train_tf.py finetune --init runs/dev-split/pretrain --train runs/dev-split/train.tsv \\
+        --eval runs/dev-split/dev.tsv --output runs/dev-split/base-s0 --seed 0 MAIN-JOB-FINETUNE-FLAGS
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bench_main_job  # noqa: E402
+
+from keras_bert_impl.data.embedded import embedded_pretraining_documents  # noqa: E402
+from keras_bert_impl.io_utils import write_text_atomically  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", required=True, help="folder for train.tsv, dev.tsv, corpus.txt")
+    parser.add_argument("--every", type=int, default=5, help="every N-th train sentence goes to dev")
+    return parser.parse_args(argv)
+
+
+def split(texts, labels, every):
+    """(train, dev) lists of (text, label id): every `every`-th example is dev."""
+    examples = list(zip(texts, labels))
+    dev = [example for i, example in enumerate(examples) if i % every == 0]
+    train = [example for i, example in enumerate(examples) if i % every != 0]
+    return train, dev
+
+
+def tsv_text(examples, label_names):
+    lines = ["text\tlabel"]
+    for text, label in examples:
+        if "\t" in text or "\n" in text:
+            raise ValueError(f"{text!r}: a tab or newline would break the TSV row")
+        lines.append(f"{text}\t{label_names[label]}")
+    return "\n".join(lines) + "\n"
+
+
+def corpus_text(held_out):
+    """The pretraining corpus less `held_out` (compared lower-cased, as the
+    embedded corpus leaves out the validation sentences)."""
+    held_out = {text.lower() for text in held_out}
+    documents = []
+    for sentences in embedded_pretraining_documents():
+        kept = [s.decode("utf-8") for s in sentences.numpy() if s.decode("utf-8").lower() not in held_out]
+        if kept:
+            documents.append("\n".join(kept))
+    return "\n\n".join(documents) + "\n"
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    texts, labels, label_names = bench_main_job.split_texts("train")
+    train, dev = split(texts, labels, args.every)
+    write_text_atomically(os.path.join(args.output, "train.tsv"), tsv_text(train, label_names))
+    write_text_atomically(os.path.join(args.output, "dev.tsv"), tsv_text(dev, label_names))
+    write_text_atomically(os.path.join(args.output, "corpus.txt"), corpus_text([text for text, _ in dev]))
+    predict = bench_main_job.naive_bayes([t for t, _ in train], [l for _, l in train], len(label_names))
+    correct = sum(predict(text) == label for text, label in dev)
+    print(f"{len(train)} train and {len(dev)} dev sentences in {args.output}")
+    print(f"bag-of-words naive Bayes trained on train.tsv: dev accuracy {correct / len(dev):.4f}")
+
+
+if __name__ == "__main__":
+    main()
