@@ -122,10 +122,10 @@ def pretrain(args):
     # then, or when the run fails before.
     with tempfile.TemporaryDirectory(prefix="vocab-") as vocab_scratch:
         data, vocab_file = _pretraining_data(args, strategy, output_dir, vocab_scratch)
-        return _pretrain_on(data, vocab_file, args, strategy, output_dir, vocab_scratch)
+        return _pretrain_on(data, vocab_file, args, strategy, output_dir)
 
 
-def _pretrain_on(data, vocab_file, args, strategy, output_dir, vocab_scratch):
+def _pretrain_on(data, vocab_file, args, strategy, output_dir):
     """Builds, trains and saves the pretrainer on `data`; returns `(history, output_dir)`."""
     from keras_bert_impl.training.callbacks import backup_batches
 
@@ -142,8 +142,6 @@ def _pretrain_on(data, vocab_file, args, strategy, output_dir, vocab_scratch):
     common.start_output(output_dir)
     if not args.data and args.vocab is None:
         vocab_file = _keep_vocab(vocab_file, output_dir)
-        # Before training, or a kill mid-training would leave it in /tmp.
-        shutil.rmtree(vocab_scratch, ignore_errors=True)
     history, backup_dir = common.fit_resumably(
         pretrainer,
         data.stream(start_batch),
@@ -404,7 +402,7 @@ def _compiled_pretrainer(config, args, strategy, total_steps, resuming):
 def _learn_vocab(documents, args, output_dir, vocab_scratch):
     """The vocabulary of a resumed run, else one learned into `vocab_scratch`.
 
-    `--output` does not exist until training starts (`_keep_vocab` copies the
+    `--output` does not exist until training starts (`_keep_vocab` moves the
     learned file there then), so a run that fails before leaves nothing.
     """
     from keras_bert_impl.model_dir import VOCAB_FILE
@@ -427,7 +425,11 @@ def _learn_vocab(documents, args, output_dir, vocab_scratch):
 
 
 def _keep_vocab(vocab_file, output_dir):
-    """Copies a learned vocabulary into `--output`; returns its path there."""
+    """Moves a learned vocabulary into `--output`; returns its path there.
+
+    Its temporary folder goes now, before training: a kill mid-training
+    would leave it in /tmp.
+    """
     from keras_bert_impl.model_dir import VOCAB_FILE
 
     kept = os.path.join(output_dir, VOCAB_FILE)
@@ -435,4 +437,5 @@ def _keep_vocab(vocab_file, output_dir):
         return kept
     with atomic_path(kept) as temp:
         shutil.copyfile(vocab_file, temp)
+    shutil.rmtree(os.path.dirname(vocab_file), ignore_errors=True)
     return kept
