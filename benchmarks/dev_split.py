@@ -60,7 +60,8 @@ def corpus_text(held_out):
     held_out = {text.lower() for text in held_out}
     documents = []
     for sentences in embedded_pretraining_documents():
-        kept = [s.decode("utf-8") for s in sentences.numpy() if s.decode("utf-8").lower() not in held_out]
+        sentences = [s.decode("utf-8") for s in sentences.numpy()]
+        kept = [s for s in sentences if s.lower() not in held_out]
         if kept:
             documents.append("\n".join(kept))
     return "\n\n".join(documents) + "\n"

@@ -87,11 +87,14 @@ class SegmentPacker(keras.layers.Layer):
         if single_example:
             segments = [tf.RaggedTensor.from_tensor(tf.convert_to_tensor(s)[tf.newaxis]) for s in segments]
         segments = [tf.cast(s, tf.int32) for s in segments]
-        if len(segments) == 1:
-            packed = self._pack_one(segments[0])
-            return {name: value[0] for name, value in packed.items()} if single_example else packed
-        budget = self.seq_len - 1 - len(segments)
-        segments = trim_round_robin(segments, budget)
+        packed = self._pack_one(*segments) if len(segments) == 1 else self._pack_pair(segments)
+        if single_example:
+            packed = {name: value[0] for name, value in packed.items()}
+        return packed
+
+    def _pack_pair(self, segments):
+        """[CLS] A [SEP] B [SEP] [PAD]..., trimmed round robin, by tensorflow-text."""
+        segments = trim_round_robin(segments, self.seq_len - 1 - len(segments))
         token_ids, segment_ids = tf_text.combine_segments(
             segments, start_of_sequence_id=self.cls_id, end_of_segment_id=self.sep_id
         )
@@ -99,14 +102,11 @@ class SegmentPacker(keras.layers.Layer):
             token_ids, self.seq_len, pad_value=self.pad_id
         )
         segment_ids, _ = tf_text.pad_model_inputs(segment_ids, self.seq_len, pad_value=0)
-        packed = {
+        return {
             "token_ids": token_ids,
             "segment_ids": tf.cast(segment_ids, tf.int32),
             "padding_mask": tf.cast(padding_mask, tf.int32),
         }
-        if single_example:
-            packed = {name: value[0] for name, value in packed.items()}
-        return packed
 
     def _pack_one(self, tokens):
         """[CLS] tokens [SEP] [PAD]...: the single-segment packing in dense ops."""
