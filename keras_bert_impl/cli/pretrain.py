@@ -5,6 +5,7 @@ so that `pretrain --help` answers at once.
 """
 
 import argparse
+import contextlib
 import functools
 import math
 import os
@@ -118,14 +119,15 @@ def pretrain(args):
     _check_arguments(args)
     strategy = common.set_up_run(args)
     output_dir = common.output_dir_for(args)
-    # A learned vocabulary waits here until `--output` exists; the folder goes
-    # then, or when the run fails before.
-    with tempfile.TemporaryDirectory(prefix="vocab-") as vocab_scratch:
-        data, vocab_file = _pretraining_data(args, strategy, output_dir, vocab_scratch)
-        return _pretrain_on(data, vocab_file, args, strategy, output_dir)
+    # A learned vocabulary waits in a temporary folder until `--output` exists.
+    # `scratch` removes the folder then, before training (a kill mid-training
+    # would leave it in /tmp), or when the run fails before.
+    with contextlib.ExitStack() as scratch:
+        data, vocab_file = _pretraining_data(args, strategy, output_dir, scratch)
+        return _pretrain_on(data, vocab_file, args, strategy, output_dir, scratch)
 
 
-def _pretrain_on(data, vocab_file, args, strategy, output_dir):
+def _pretrain_on(data, vocab_file, args, strategy, output_dir, scratch):
     """Builds, trains and saves the pretrainer on `data`; returns `(history, output_dir)`."""
     from keras_bert_impl.training.callbacks import backup_batches
 
@@ -142,6 +144,7 @@ def _pretrain_on(data, vocab_file, args, strategy, output_dir):
     common.start_output(output_dir)
     if not args.data and args.vocab is None:
         vocab_file = _keep_vocab(vocab_file, output_dir)
+    scratch.close()
     history, backup_dir = common.fit_resumably(
         pretrainer,
         data.stream(start_batch),
@@ -160,7 +163,7 @@ def _pretrain_on(data, vocab_file, args, strategy, output_dir):
     return history, output_dir
 
 
-def _pretraining_data(args, strategy, output_dir, vocab_scratch):
+def _pretraining_data(args, strategy, output_dir, scratch):
     """`(data, vocab_file)`: prepared shards (`--data`) or a corpus, learning its vocab if needed."""
     from keras_bert_impl.data import sources
     from keras_bert_impl.text import Tokenizer
@@ -173,7 +176,7 @@ def _pretraining_data(args, strategy, output_dir, vocab_scratch):
         text_feature=args.text_feature,
         split=args.split,
     )
-    vocab_file = args.vocab or _learn_vocab(documents, args, output_dir, vocab_scratch)
+    vocab_file = args.vocab or _learn_vocab(documents, args, output_dir, scratch)
     return _CorpusData(documents, Tokenizer(vocab_file, lowercase=args.lowercase), args), vocab_file
 
 
@@ -399,10 +402,11 @@ def _compiled_pretrainer(config, args, strategy, total_steps, resuming):
     return pretrainer
 
 
-def _learn_vocab(documents, args, output_dir, vocab_scratch):
-    """The vocabulary of a resumed run, else one learned into `vocab_scratch`.
+def _learn_vocab(documents, args, output_dir, scratch):
+    """The vocabulary of a resumed run, else one learned into a temporary
+    folder that the `contextlib.ExitStack` `scratch` removes.
 
-    `--output` does not exist until training starts (`_keep_vocab` moves the
+    `--output` does not exist until training starts (`_keep_vocab` copies the
     learned file there then), so a run that fails before leaves nothing.
     """
     from keras_bert_impl.model_dir import VOCAB_FILE
@@ -413,7 +417,8 @@ def _learn_vocab(documents, args, output_dir, vocab_scratch):
         # A resumed run must keep the vocabulary its backup was trained with.
         return vocab_file
     print(f"learning a {args.vocab_size}-token WordPiece vocabulary from the corpus", flush=True)
-    learned = os.path.join(vocab_scratch, VOCAB_FILE)
+    folder = scratch.enter_context(tempfile.TemporaryDirectory(prefix="vocab-"))
+    learned = os.path.join(folder, VOCAB_FILE)
     try:
         learn_vocab(
             documents, args.vocab_size, lowercase=args.lowercase, output_path=learned,
@@ -425,11 +430,7 @@ def _learn_vocab(documents, args, output_dir, vocab_scratch):
 
 
 def _keep_vocab(vocab_file, output_dir):
-    """Moves a learned vocabulary into `--output`; returns its path there.
-
-    Its temporary folder goes now, before training: a kill mid-training
-    would leave it in /tmp.
-    """
+    """Copies a learned vocabulary into `--output`; returns its path there."""
     from keras_bert_impl.model_dir import VOCAB_FILE
 
     kept = os.path.join(output_dir, VOCAB_FILE)
@@ -437,5 +438,4 @@ def _keep_vocab(vocab_file, output_dir):
         return kept
     with atomic_path(kept) as temp:
         shutil.copyfile(vocab_file, temp)
-    shutil.rmtree(os.path.dirname(vocab_file), ignore_errors=True)
     return kept
