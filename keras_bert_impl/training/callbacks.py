@@ -490,10 +490,43 @@ def _weight_shapes(model):
     return [list(weight.shape) for weight in model.weights]
 
 
+# The flag that sets each of `_task_settings`, for the error that refuses a resume.
+_SETTING_FLAGS = {
+    "class": "--task",
+    "num_classes": "the labels",
+    "dropout": "--dropout",
+    "hidden_dropout": "--dropout",
+    "attention_dropout": "--dropout",
+    "pooling": "--pooling",
+    "window_pooling": "--window-pooling",
+    "window_stride": "--stride",
+    "max_windows": "--max-windows",
+    "nsp": "--nsp",
+}
+
+
 def _task_settings(model):
-    """The task model's class and constructor settings (pooling, dropout...), as JSON values."""
-    settings = model.task_config() if hasattr(model, "task_config") else {}
-    return json.loads(json.dumps({"class": type(model).__name__, **settings}))
+    """The task model's class, constructor settings (pooling, head dropout...)
+    and its backbone's dropout rates, as JSON values: what weights do not show."""
+    settings = {"class": type(model).__name__}
+    if hasattr(model, "task_config"):
+        settings.update(model.task_config())
+    config = getattr(getattr(model, "backbone", None), "config", None)
+    if config is not None:
+        settings.update(hidden_dropout=config.hidden_dropout, attention_dropout=config.attention_dropout)
+    return json.loads(json.dumps(settings))
+
+
+def _settings_differences(saved, built):
+    """`saved` against `built` settings, as "setting (flag) X there, Y here".
+
+    Only the settings both record count: a backup written before a setting
+    was recorded still resumes.
+    """
+    return [
+        f"{name} ({_SETTING_FLAGS.get(name, 'the model')}) {saved[name]!r} there, {built[name]!r} here"
+        for name in sorted(set(saved) & set(built)) if saved[name] != built[name]
+    ]
 
 
 def _check_backup_fits(model, path):
@@ -517,15 +550,11 @@ def _check_backup_fits(model, path):
                 f"--config, --num-layers or --init), {advice}"
             )
     if saved_task is not None:
-        saved, built = json.loads(saved_task), _task_settings(model)
-        differences = [
-            f"{name} {saved.get(name)!r} there, {built.get(name)!r} here"
-            for name in sorted(set(saved) | set(built)) if saved.get(name) != built.get(name)
-        ]
+        differences = _settings_differences(json.loads(saved_task), _task_settings(model))
         if differences:
             raise ValueError(
                 f"{path} is a backup of a model with other settings ({'; '.join(differences)}): "
-                f"resume with the flags it was trained with (--pooling, --dropout...), {advice}"
+                f"resume with the flags it was trained with, {advice}"
             )
 
 

@@ -134,14 +134,22 @@ def test_a_backup_of_another_model_is_an_error_not_a_silent_partial_load(tmp_pat
     assert int(other.optimizer.iterations.numpy()) == 0
 
 
-def test_a_backup_of_a_classifier_with_other_pooling_is_an_error(tmp_path):
-    # Mean pooling has no weights, so the shapes alone match a pooled classifier's.
+@pytest.mark.parametrize("other, differences", [
+    ({"pooling": "pooled"}, r"pooling \(--pooling\) 'mean' there, 'pooled' here"),
+    # The head's dropout follows the backbone's by default.
+    ({"backbone_dropout": 0.0}, r"attention_dropout \(--dropout\) 0.1 there, 0.0 here; "
+                                r"dropout \(--dropout\) 0.1 there, 0.0 here; "
+                                r"hidden_dropout \(--dropout\) 0.1 there, 0.0 here"),
+], ids=["pooling", "backbone_dropout"])
+def test_a_backup_of_a_classifier_with_other_settings_is_an_error(tmp_path, capsys, other, differences):
+    # Mean pooling and dropout have no weights: the shapes alone match.
     from keras_bert_impl import BertClassifier, BertConfig, bert_backbone
 
-    def classifier(pooling):
+    def classifier(pooling="mean", backbone_dropout=0.1):
         keras.utils.set_random_seed(0)
         config = BertConfig.preset("bert_tiny", vocab_size=40, num_layers=1, hidden_size=16, num_heads=2,
-                                   intermediate_size=32, max_position_embeddings=16)
+                                   intermediate_size=32, max_position_embeddings=16,
+                                   hidden_dropout=backbone_dropout, attention_dropout=backbone_dropout)
         model = BertClassifier(bert_backbone(config), num_classes=2, pooling=pooling)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         return model
@@ -156,13 +164,15 @@ def test_a_backup_of_a_classifier_with_other_pooling_is_an_error(tmp_path):
                   callbacks=[AtomicBackupAndRestore(str(tmp_path)), *callbacks])
 
     with pytest.raises(RuntimeError, match="crash"):
-        fit_classifier(classifier("mean"), [AtStep(3, crash)])
-    pooled = classifier("pooled")
+        fit_classifier(classifier(), [AtStep(3, crash)])
+    refused = classifier(**other)
     with pytest.raises(ValueError, match=r"latest.weights.h5 is a backup of a model with other settings "
-                       r"\(pooling 'mean' there, 'pooled' here\): resume with the flags"):
-        fit_classifier(pooled)
-    assert int(pooled.optimizer.iterations.numpy()) == 0
-    fit_classifier(classifier("mean"))  # the same settings resume
+                       rf"\({differences}\): resume with the flags it was trained with"):
+        fit_classifier(refused)
+    assert int(refused.optimizer.iterations.numpy()) == 0
+    capsys.readouterr()
+    fit_classifier(classifier())  # the same settings resume
+    assert "resuming from backup" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip_bytes", "garbage", "leftover_temp"])
