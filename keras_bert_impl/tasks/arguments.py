@@ -110,17 +110,36 @@ def reject_other_tasks_flags(args, task_name):
     """Raises a ValueError for a flag of another task given to a `task_name` run.
 
     Each task reads only its own flags, so `--pooling mean` on a question
-    answering run would otherwise do nothing without a word.
+    answering run would otherwise do nothing without a word. A flag given at
+    its default value changes nothing and passes.
     """
     for name, add_arguments in BY_TASK.items():
         if name == task_name:
             continue
-        flags = argparse.ArgumentParser(add_help=False)
-        add_arguments(flags)
-        for dest, default in vars(flags.parse_args([])).items():
-            if getattr(args, dest, default) != default:
-                flag = "--" + dest.replace("_", "-")
-                raise ValueError(f"{flag} is a {name} flag; this run is {task_name}: drop it.")
+        for action in _actions_of(add_arguments):
+            value = getattr(args, action.dest, action.default)
+            if value != action.default:
+                raise ValueError(f"{_typed_flag(action, value)} is a {name} flag; this run is {task_name}: drop it.")
+
+
+def _actions_of(add_arguments):
+    """The argparse actions `add_arguments(parser)` adds."""
+    actions = []
+
+    class RecordingParser(argparse.ArgumentParser):
+        def add_argument(self, *args, **kwargs):
+            actions.append(super().add_argument(*args, **kwargs))
+            return actions[-1]
+
+    add_arguments(RecordingParser(add_help=False))
+    return actions
+
+
+def _typed_flag(action, value):
+    """The option string that set `value`: `--no-pack` for a False `--pack`."""
+    if isinstance(action, argparse.BooleanOptionalAction) and value is False:
+        return action.option_strings[-1]
+    return action.option_strings[0]
 
 
 BY_TASK = {

@@ -14,7 +14,7 @@ def finetune_args(*flags):
     "flags, task, message",
     [
         (["--pooling", "mean"], "question_answering", "--pooling is a classification flag; this run is question_answering"),
-        (["--no-pack"], "token_classification", "--pack is a classification flag; this run is token_classification"),
+        (["--no-pack"], "token_classification", "--no-pack is a classification flag; this run is token_classification"),
         (["--label-all-pieces"], "classification", "--label-all-pieces is a token_classification flag"),
         (["--doc-stride", "64"], "classification", "--doc-stride is a question_answering flag"),
     ],
