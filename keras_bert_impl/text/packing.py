@@ -11,10 +11,11 @@ core ops, so TF Serving builds with an older tensorflow-text load exports).
 
 Pairs are joined by `tensorflow_text.combine_segments` and padded by
 `pad_model_inputs`. A single segment, the common case (every raw-text
-serving call of a classifier), is packed here in a dozen dense ops instead:
-those two functions build about 230 ops for a batch, each a kernel launch
-per request at batch 1 in TF Serving, for what a truncating `to_tensor` and
-two `where`s do. The outputs are the same (`tests/text/test_packing.py`).
+serving call of a single-text classifier), is packed here in a dozen dense
+ops instead: those two functions build many small ops for a batch, each a
+kernel launch per request at batch 1 in TF Serving, for what a truncating
+`to_tensor`, a concatenation and one `where` do (docs/PERFORMANCE.md has the
+kernel counts). The outputs are the same (`tests/text/test_packing.py`).
 
 Example:
     >>> packer = SegmentPacker(seq_len=8, cls_id=2, sep_id=3, pad_id=0)
@@ -94,7 +95,7 @@ class SegmentPacker(keras.layers.Layer):
 
     def _pack_pair(self, segments):
         """[CLS] A [SEP] B [SEP] [PAD]..., trimmed round robin, by tensorflow-text."""
-        segments = trim_round_robin(segments, self.seq_len - 1 - len(segments))
+        segments = trim_round_robin(segments, self.seq_len - 3)  # [CLS] and two [SEP]s
         token_ids, segment_ids = tf_text.combine_segments(
             segments, start_of_sequence_id=self.cls_id, end_of_segment_id=self.sep_id
         )
@@ -113,6 +114,7 @@ class SegmentPacker(keras.layers.Layer):
         body = tokens.to_tensor(default_value=self.pad_id, shape=[None, self.seq_len - 2])
         lengths = tf.minimum(tf.cast(tokens.row_lengths(), tf.int32), self.seq_len - 2)
         cls_column = tf.fill([tf.shape(body)[0], 1], self.cls_id)
+        # The last slot: a full row's [SEP] goes there, a shorter row's padding.
         pad_column = tf.fill([tf.shape(body)[0], 1], self.pad_id)
         token_ids = tf.concat([cls_column, body, pad_column], axis=1)
         positions = tf.range(self.seq_len)[tf.newaxis, :]

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from keras_bert_impl.text import SegmentPacker
 
-CLS, SEP, PAD = 2, 3, 0
+# A pad id other than 0, so that padding with 0 instead of pad_id fails.
+CLS, SEP, PAD = 2, 3, 7
 
 
 def _bert_reference(tokens_a, tokens_b, seq_len):
@@ -43,7 +44,7 @@ def test_single_segment_truncates_end_and_pads():
     packer = SegmentPacker(6, cls_id=CLS, sep_id=SEP, pad_id=PAD)
     packed = packer(tf.ragged.constant([[10, 11, 12, 13, 14, 15], [10], []]))
     np.testing.assert_array_equal(
-        packed["token_ids"], [[2, 10, 11, 12, 13, 3], [2, 10, 3, 0, 0, 0], [2, 3, 0, 0, 0, 0]]
+        packed["token_ids"], [[2, 10, 11, 12, 13, 3], [2, 10, 3, 7, 7, 7], [2, 3, 7, 7, 7, 7]]
     )
     np.testing.assert_array_equal(packed["segment_ids"], np.zeros([3, 6]))
     np.testing.assert_array_equal(packed["padding_mask"][1], [1, 1, 1, 0, 0, 0])
@@ -72,16 +73,20 @@ def test_single_segment_dense_packing_equals_original_bert_and_tensorflow_text()
 
 
 def test_single_example_and_static_shape_in_tf_function():
-    packer = SegmentPacker(7, cls_id=101, sep_id=102, pad_id=0)
+    packer = SegmentPacker(7, cls_id=101, sep_id=102, pad_id=9)
     one = packer(tf.constant([5, 6]), tf.constant([7]))
-    assert one["token_ids"].numpy().tolist() == [101, 5, 6, 102, 7, 102, 0]
+    assert one["token_ids"].numpy().tolist() == [101, 5, 6, 102, 7, 102, 9]
+    single = packer(tf.constant([5, 6]))
+    assert {name: value.numpy().tolist() for name, value in single.items()} == {
+        "token_ids": [101, 5, 6, 102, 9, 9, 9],
+        "segment_ids": [0] * 7,
+        "padding_mask": [1, 1, 1, 1, 0, 0, 0],
+    }
 
-    @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.int32)] * 2)
-    def pack(a, b):
-        return packer(a, b)
-
-    out = pack.get_concrete_function().structured_outputs
-    assert all(v.shape.as_list() == [None, 7] for v in out.values())
+    for segments in (1, 2):
+        pack = tf.function(lambda *rows: packer(*rows), input_signature=[tf.RaggedTensorSpec([None, None], tf.int32)] * segments)
+        out = pack.get_concrete_function().structured_outputs
+        assert all(v.shape.as_list() == [None, 7] for v in out.values()), segments
 
 
 def test_config_round_trip():
