@@ -9,23 +9,25 @@ model pretrained on corpus.txt has read neither dev nor validation. It then
 prints naive Bayes' accuracy on dev, trained on train.tsv (the baseline of
 `bench_main_job.py`).
 
-Example (the main job's commands on the split; vary the finetune flags):
+Last it prints the main job's pretrain and finetune commands on the split
+(built from `keras_bert_impl/cli/default_job.py`); vary the finetune flags
+and `--seed` from there.
+
+Example:
 
     python benchmarks/dev_split.py --output runs/dev-split
-    python train_tf.py pretrain --corpus runs/dev-split/corpus.txt --output runs/dev-split/pretrain \\
-        MAIN-JOB-PRETRAIN-FLAGS   # those of keras_bert_impl/cli/default_job.py after --output
-    python train_tf.py finetune --init runs/dev-split/pretrain --train runs/dev-split/train.tsv \\
-        --eval runs/dev-split/dev.tsv --output runs/dev-split/base-s0 --seed 0 MAIN-JOB-FINETUNE-FLAGS
 """
 
 import argparse
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_main_job  # noqa: E402
 
+from keras_bert_impl.cli import default_job  # noqa: E402
 from keras_bert_impl.data.embedded import embedded_pretraining_documents  # noqa: E402
 from keras_bert_impl.io_utils import write_text_atomically  # noqa: E402
 
@@ -34,7 +36,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", required=True, help="folder for train.tsv, dev.tsv, corpus.txt")
     parser.add_argument("--every", type=int, default=5, help="every N-th train sentence goes to dev")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.every < 2:
+        parser.error(f"--every {args.every}: expected an integer of at least 2 (1 leaves no train sentence)")
+    return args
 
 
 def split(texts, labels, every):
@@ -67,6 +72,30 @@ def corpus_text(held_out):
     return "\n\n".join(documents) + "\n"
 
 
+def main_job_commands(output):
+    """The main job's pretrain and finetune argument lists, on the split in `output`."""
+    steps = {argv[0]: argv for argv in default_job.steps()}
+    pretrain_dir = os.path.join(output, "pretrain")
+    pretrain = _setting(steps["pretrain"], output=pretrain_dir, corpus=os.path.join(output, "corpus.txt"))
+    finetune = _setting(
+        steps["finetune"], init=pretrain_dir, train=os.path.join(output, "train.tsv"),
+        eval=os.path.join(output, "dev.tsv"), output=os.path.join(output, "classifier-seed0"), seed="0",
+    )
+    return pretrain, finetune
+
+
+def _setting(argv, **values):
+    """`argv` with `--NAME VALUE` for each of `values`, replaced where given, else appended."""
+    argv = list(argv)
+    for name, value in values.items():
+        flag = "--" + name
+        if flag in argv:
+            argv[argv.index(flag) + 1] = value
+        else:
+            argv += [flag, value]
+    return argv
+
+
 def main(argv=None):
     args = parse_args(argv)
     texts, labels, label_names = bench_main_job.split_texts("train")
@@ -78,6 +107,9 @@ def main(argv=None):
     correct = sum(predict(text) == label for text, label in dev)
     print(f"{len(train)} train and {len(dev)} dev sentences in {args.output}")
     print(f"bag-of-words naive Bayes trained on train.tsv: dev accuracy {correct / len(dev):.4f}")
+    print("the main job's pretraining and fine-tuning on the split:")
+    for command in main_job_commands(args.output):
+        print(f"python train_tf.py {shlex.join(command)}")
 
 
 if __name__ == "__main__":

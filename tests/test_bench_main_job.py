@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import shlex
 
 import pytest
 
@@ -55,15 +56,28 @@ def test_another_model_is_scored_only_with_no_run(capsys):
     assert "each score one model: give one of them" in capsys.readouterr().err
 
 
-def test_dev_split_holds_its_sentences_out_of_the_pretraining_corpus_too(tmp_path, capsys):
-    import sys
-
-    sys.path.insert(0, os.path.dirname(_SCRIPT))
+def test_dev_split_holds_its_sentences_out_of_the_pretraining_corpus_too(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(os.path.dirname(_SCRIPT))
     import dev_split
 
+    with pytest.raises(SystemExit):
+        dev_split.parse_args(["--output", str(tmp_path), "--every", "1"])
+    assert "--every 1: expected an integer of at least 2" in capsys.readouterr().err
+
     dev_split.main(["--output", str(tmp_path)])
+    printed = capsys.readouterr().out
     # The dev baseline README "The main job" quotes beside the dev-split sweep.
-    assert "naive Bayes trained on train.tsv: dev accuracy 0.8063" in capsys.readouterr().out
+    assert "naive Bayes trained on train.tsv: dev accuracy 0.8063" in printed
+    # The main job's commands, on the split's files.
+    from keras_bert_impl.cli import default_job
+
+    pretrain, finetune = dev_split.main_job_commands(str(tmp_path))
+    main_pretrain, main_finetune = default_job.steps()[:2]
+    assert pretrain[3:] == main_pretrain[3:] + ["--corpus", str(tmp_path / "corpus.txt")]
+    assert finetune[7:] == main_finetune[7:] + ["--eval", str(tmp_path / "dev.tsv"), "--seed", "0"]
+    assert finetune[:7] == ["finetune", "--init", str(tmp_path / "pretrain"), "--train", str(tmp_path / "train.tsv"),
+                            "--output", str(tmp_path / "classifier-seed0")]
+    assert f"python train_tf.py {shlex.join(finetune)}" in printed
     rows = {name: (tmp_path / f"{name}.tsv").read_text().splitlines()[1:] for name in ("train", "dev")}
     assert (len(rows["train"]), len(rows["dev"])) == (1280, 320)
     texts, _, _ = bench_main_job.split_texts("train")
