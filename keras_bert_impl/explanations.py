@@ -109,7 +109,7 @@ def explain(
     >>> explain(model, tokenizer, "a great film", steps=20)["words"][1]  # doctest: +SKIP
     {'word': 'great', 'attribution': 1.73}
     """
-    if type(model) not in _EXPLAINABLE:
+    if not isinstance(model, _EXPLAINABLE):
         raise ValueError(
             f"explain needs a BertClassifier or BertTokenClassifier, got {type(model).__name__}."
         )

@@ -58,6 +58,7 @@ def resolve_precision(name, device_kinds):
 
 
 def _gpu_precision():
+    # The slowest GPU decides: a Mirrored run computes on every visible GPU.
     details = [tf.config.experimental.get_device_details(gpu) for gpu in tf.config.list_physical_devices("GPU")]
     capabilities = [detail.get("compute_capability") for detail in details]
     if not capabilities or None in capabilities:

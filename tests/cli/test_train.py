@@ -135,10 +135,12 @@ def test_pretrain_under_mixed_precision(tmp_path, corpus_file, precision):
 
 def test_precision_auto_follows_the_cpu_and_finetune_keeps_to_it(tmp_path, pretrained, labelled_files,
                                                                    monkeypatch, capsys):
-    # The main job's flag: a CPU with native bfloat16 (faked here) gets mixed_bfloat16.
-    from keras_bert_impl.training import precision
+    # The main job's flag: a CPU with native bfloat16 (faked here, and the
+    # only device, also on a machine with a GPU) gets mixed_bfloat16.
+    from keras_bert_impl.training import precision, strategy
 
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    monkeypatch.setattr(strategy, "compute_device_kinds", lambda _: {"CPU"})
     train, evaluation = labelled_files
     output = str(tmp_path / "classifier")
     assert _run("finetune", "--init", pretrained, "--train", train, "--eval", evaluation, "--epochs", "1",
