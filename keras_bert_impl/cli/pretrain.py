@@ -254,9 +254,10 @@ class _CorpusData:
 
     @functools.cached_property
     def _one_pass(self):
-        # Built once: tracing the tokenizing and masking steps takes seconds,
-        # and the checks and the plan each read this same pass.
-        return self._build(epochs=1)
+        # Built once, unmasked: the checks and the plan each read this same
+        # pass, and only count its batches and padding; tracing the tokenizing
+        # step takes seconds, the masking step as long again.
+        return self._build(epochs=1, masked=False)
 
     def describe_rows(self, seq_len):
         """How much of each row is text, measured on the first batches."""

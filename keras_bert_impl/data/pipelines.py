@@ -69,6 +69,7 @@ def pretraining_dataset(
     drop_remainder=True,
     pack=False,
     max_examples_per_row=None,
+    masked=True,
 ):
     """Masked-LM (and optional NSP) batches from documents.
 
@@ -102,6 +103,9 @@ def pretraining_dataset(
             masks are drawn per row over all its examples' tokens.
         max_examples_per_row: example slots per packed row (default
             `seq_len // 16`).
+        masked: False stops before masking (`start_batch` is then 0), for
+            what only counts batches or padding: the masker's tracing takes
+            seconds. Elements are then those of `pretraining_row_batches`.
 
     Returns:
         `tf.data.Dataset` of (x, y, sample_weight): x = {"token_ids",
@@ -117,6 +121,14 @@ def pretraining_dataset(
         documents, tokenizer, seq_len=seq_len, nsp=nsp, short_seq_prob=short_seq_prob,
         seed=seeds.segments,
     ).cache()
+    if not masked:
+        if start_batch:
+            raise ValueError(f"start_batch={start_batch} needs masked batches.")
+        return pretraining_row_batches(
+            examples, tokenizer, seq_len=seq_len, batch_size=batch_size, nsp=nsp, seeds=seeds,
+            shuffle=shuffle, epochs=epochs, shuffle_buffer=shuffle_buffer,
+            drop_remainder=drop_remainder, pack=pack, max_examples_per_row=max_examples_per_row,
+        )
     return masked_pretraining_batches(
         examples, tokenizer, seq_len=seq_len, batch_size=batch_size,
         max_predictions=max_predictions, nsp=nsp, whole_word_masking=whole_word_masking,
@@ -154,11 +166,45 @@ def masked_pretraining_batches(
         seeds: `PretrainingSeeds`.
         Others: as `pretraining_dataset`.
     """
-    packer = SegmentPacker.from_tokenizer(tokenizer, seq_len)
     masker = MlmMasker.from_tokenizer(
         tokenizer, max_predictions=max_predictions, whole_word=whole_word_masking,
         selection_rate=mask_rate,
     )
+    batches = pretraining_row_batches(
+        examples, tokenizer, seq_len=seq_len, batch_size=batch_size, nsp=nsp, seeds=seeds,
+        shuffle=shuffle, epochs=epochs, shuffle_buffer=shuffle_buffer,
+        drop_remainder=drop_remainder, pack=pack, max_examples_per_row=max_examples_per_row,
+    )
+    # Numbered before skipping: a batch's masks depend on its place in the stream.
+    numbered = batches.enumerate().skip(start_batch)
+    return mask_pretraining_batches(numbered, masker, seeds, nsp=nsp).prefetch(AUTOTUNE)
+
+
+def pretraining_row_batches(
+    examples,
+    tokenizer,
+    *,
+    seq_len,
+    batch_size,
+    nsp,
+    seeds,
+    shuffle=True,
+    epochs=1,
+    shuffle_buffer=10_000,
+    drop_remainder=True,
+    pack=False,
+    max_examples_per_row=None,
+):
+    """Stages 2-3 of `pretraining_dataset`: each pass's batches of rows, unmasked.
+
+    Args: as `masked_pretraining_batches`.
+
+    Returns:
+        `tf.data.Dataset` of (packed batch {"token_ids", "segment_ids",
+        "padding_mask"}, nsp labels), with per-slot nsp weights third and
+        the packed inputs in the batch for packed rows.
+    """
+    packer = SegmentPacker.from_tokenizer(tokenizer, seq_len)
 
     def one_pass(shuffle_this_pass):
         rows = pack_pretraining_examples(shuffle_this_pass(examples), packer, nsp=nsp)
@@ -173,13 +219,10 @@ def masked_pretraining_batches(
             rows = shuffle_this_pass(rows)
         return rows.batch(batch_size, drop_remainder=drop_remainder)
 
-    batches = training_passes(
+    return training_passes(
         one_pass, shuffle_seed=seeds.shuffle, shuffle=shuffle, epochs=epochs,
         shuffle_buffer=shuffle_buffer,
     )
-    # Numbered before skipping: a batch's masks depend on its place in the stream.
-    numbered = batches.enumerate().skip(start_batch)
-    return mask_pretraining_batches(numbered, masker, seeds, nsp=nsp).prefetch(AUTOTUNE)
 
 
 class PretrainingSeeds:

@@ -177,6 +177,22 @@ def test_start_batch_resumes_the_stream_exactly(tokenizer, stream_batches):
         tf.nest.map_structure(np.testing.assert_array_equal, a, b)
 
 
+@pytest.mark.parametrize("pack", [False, True], ids=["rows", "packed"])
+def test_unmasked_batches_are_the_masked_stream_before_masking(tokenizer, pack):
+    # What `pretrain` counts and measures the padding of before training.
+    masked = _epoch(_masked_stream(tokenizer, epochs=2, pack=pack))
+    unmasked = _epoch(_masked_stream(tokenizer, epochs=2, pack=pack, masked=False))
+    assert len(unmasked) == len(masked) > 2
+    for (x, y, weights), (rows, nsp_labels, *_) in zip(masked, unmasked, strict=True):
+        np.testing.assert_array_equal(_unmasked_token_ids((x, y, weights)), rows["token_ids"])
+        for name in rows:
+            if name != "token_ids":
+                np.testing.assert_array_equal(x[name], rows[name], err_msg=name)
+        np.testing.assert_array_equal(y["nsp"], nsp_labels)
+    with pytest.raises(ValueError, match="start_batch=3 needs masked batches"):
+        _masked_stream(tokenizer, masked=False, start_batch=3)
+
+
 def test_shuffle_is_seeded(one_segment_batches):
     # Built apart from the same seed, the streams at both mask rates hold the
     # same examples in the same order; only their masks differ.
