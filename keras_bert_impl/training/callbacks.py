@@ -540,22 +540,32 @@ def _check_backup_fits(model, path):
     with h5py.File(path, "r") as f:
         saved_shapes = f.attrs.get("backup_weight_shapes")
         saved_task = f.attrs.get("backup_task")
-    advice = "or train into another output directory."
-    if saved_shapes is not None:  # None: written before the shapes were recorded
-        saved, built = json.loads(saved_shapes), _weight_shapes(model)
-        if saved != built:
-            raise ValueError(
-                f"{path} is a backup of another model ({_size(saved)}) than this run builds "
-                f"({_size(built)}): resume with the model it was trained with (the same --preset, "
-                f"--config, --num-layers or --init), {advice}"
-            )
+    # None: written before these were recorded.
+    if saved_shapes is not None:
+        _check_weight_shapes(json.loads(saved_shapes), _weight_shapes(model), path)
     if saved_task is not None:
-        differences = _settings_differences(json.loads(saved_task), _task_settings(model))
-        if differences:
-            raise ValueError(
-                f"{path} is a backup of a model with other settings ({'; '.join(differences)}): "
-                f"resume with the flags it was trained with, {advice}"
-            )
+        _check_task_settings(json.loads(saved_task), _task_settings(model), path)
+
+
+_ADVICE = "or train into another output directory."
+
+
+def _check_weight_shapes(saved, built, path):
+    if saved != built:
+        raise ValueError(
+            f"{path} is a backup of another model ({_size(saved)}) than this run builds "
+            f"({_size(built)}): resume with the model it was trained with (the same --preset, "
+            f"--config, --num-layers or --init), {_ADVICE}"
+        )
+
+
+def _check_task_settings(saved, built, path):
+    differences = _settings_differences(saved, built)
+    if differences:
+        raise ValueError(
+            f"{path} is a backup of a model with other settings ({'; '.join(differences)}): "
+            f"resume with the flags it was trained with, {_ADVICE}"
+        )
 
 
 def _size(shapes):
