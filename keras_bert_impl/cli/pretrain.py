@@ -5,18 +5,14 @@ so that `pretrain --help` answers at once.
 """
 
 import argparse
-import contextlib
 import functools
 import math
 import os
-import shutil
-import tempfile
 import warnings
 
 from keras_bert_impl.choices import ATTENTION_INITS, DEFAULT_MASK_RATE
 from keras_bert_impl.cli import common
 from keras_bert_impl.config import PRESETS, BertConfig
-from keras_bert_impl.io_utils import atomic_path
 
 
 def register(subparsers):
@@ -119,16 +115,16 @@ def pretrain(args):
     _check_arguments(args)
     strategy = common.set_up_run(args)
     output_dir = common.output_dir_for(args)
-    # A learned vocabulary waits in a temporary folder until `--output` exists.
-    # `scratch` removes the folder then, before training (a kill mid-training
-    # would leave it in /tmp), or when the run fails before.
-    with contextlib.ExitStack() as scratch:
-        data, vocab_file = _pretraining_data(args, strategy, output_dir, scratch)
-        return _pretrain_on(data, vocab_file, args, strategy, output_dir, scratch)
+    data, vocab_file = _pretraining_data(args, strategy, output_dir)
+    return _pretrain_on(data, vocab_file, args, strategy, output_dir)
 
 
-def _pretrain_on(data, vocab_file, args, strategy, output_dir, scratch):
-    """Builds, trains and saves the pretrainer on `data`; returns `(history, output_dir)`."""
+def _pretrain_on(data, vocab_file, args, strategy, output_dir):
+    """Builds, trains and saves the pretrainer on `data`; returns `(history, output_dir)`.
+
+    `vocab_file` is None for a vocabulary learned by this run: it is written
+    into `--output` once that exists, as training starts.
+    """
     from keras_bert_impl.training.callbacks import backup_batches
 
     config = _model_config(args, data.tokenizer)
@@ -142,9 +138,8 @@ def _pretrain_on(data, vocab_file, args, strategy, output_dir, scratch):
     )
     _print_plan(args, data, config, strategy, steps_per_epoch, epochs)
     common.start_output(output_dir)
-    if not args.data and args.vocab is None:
-        vocab_file = _keep_vocab(vocab_file, output_dir)
-    scratch.close()
+    if vocab_file is None:
+        vocab_file = _keep_vocab(data.tokenizer, output_dir)
     history, backup_dir = common.fit_resumably(
         pretrainer,
         data.stream(start_batch),
@@ -163,8 +158,9 @@ def _pretrain_on(data, vocab_file, args, strategy, output_dir, scratch):
     return history, output_dir
 
 
-def _pretraining_data(args, strategy, output_dir, scratch):
-    """`(data, vocab_file)`: prepared shards (`--data`) or a corpus, learning its vocab if needed."""
+def _pretraining_data(args, strategy, output_dir):
+    """`(data, vocab_file)`: prepared shards (`--data`) or a corpus, learning
+    its vocabulary if needed (`vocab_file` None: learned, in `data.tokenizer`)."""
     from keras_bert_impl.data import sources
     from keras_bert_impl.text import Tokenizer
 
@@ -176,8 +172,9 @@ def _pretraining_data(args, strategy, output_dir, scratch):
         text_feature=args.text_feature,
         split=args.split,
     )
-    vocab_file = args.vocab or _learn_vocab(documents, args, output_dir, scratch)
-    return _CorpusData(documents, Tokenizer(vocab_file, lowercase=args.lowercase), args), vocab_file
+    vocab = args.vocab or _resumed_vocab(output_dir) or _learn_vocab(documents, args)
+    vocab_file = vocab if isinstance(vocab, str) else None
+    return _CorpusData(documents, Tokenizer(vocab, lowercase=args.lowercase), args), vocab_file
 
 
 def _print_plan(args, data, config, strategy, steps_per_epoch, epochs):
@@ -403,40 +400,43 @@ def _compiled_pretrainer(config, args, strategy, total_steps, resuming):
     return pretrainer
 
 
-def _learn_vocab(documents, args, output_dir, scratch):
-    """The vocabulary of a resumed run, else one learned into a temporary
-    folder that the `contextlib.ExitStack` `scratch` removes.
+def _resumed_vocab(output_dir):
+    """The vocabulary file of the run `output_dir` has a backup of, else None.
 
-    `--output` does not exist until training starts (`_keep_vocab` copies the
-    learned file there then), so a run that fails before leaves nothing.
+    A resumed run must keep the vocabulary its backup was trained with; a
+    finished model without a backup is trained over, on a new vocabulary.
     """
     from keras_bert_impl.model_dir import VOCAB_FILE
-    from keras_bert_impl.text import learn_vocab
 
     vocab_file = os.path.join(output_dir, VOCAB_FILE)
-    if os.path.exists(vocab_file):
-        # A resumed run must keep the vocabulary its backup was trained with.
+    if os.path.isdir(os.path.join(output_dir, "backup")) and os.path.exists(vocab_file):
         return vocab_file
+    return None
+
+
+def _learn_vocab(documents, args):
+    """The tokens of a vocabulary learned from the corpus.
+
+    They stay in memory until `--output` exists (`_keep_vocab` writes them
+    there as training starts), so a run that fails before leaves nothing.
+    """
+    from keras_bert_impl.text import learn_vocab
+
     print(f"learning a {args.vocab_size}-token WordPiece vocabulary from the corpus", flush=True)
-    folder = scratch.enter_context(tempfile.TemporaryDirectory(prefix="vocab-"))
-    learned = os.path.join(folder, VOCAB_FILE)
     try:
-        learn_vocab(
-            documents, args.vocab_size, lowercase=args.lowercase, output_path=learned,
+        return learn_vocab(
+            documents, args.vocab_size, lowercase=args.lowercase,
             progress=lambda line: print(line, flush=True),
         )
     except ValueError as e:
         raise ValueError(f"--corpus {' '.join(args.corpus)}: {e}") from None
-    return learned
 
 
-def _keep_vocab(vocab_file, output_dir):
-    """Copies a learned vocabulary into `--output`; returns its path there."""
+def _keep_vocab(tokenizer, output_dir):
+    """Writes a learned vocabulary into `--output`; returns its path there."""
     from keras_bert_impl.model_dir import VOCAB_FILE
+    from keras_bert_impl.text import save_vocab
 
     kept = os.path.join(output_dir, VOCAB_FILE)
-    if vocab_file == kept:  # a resumed run's
-        return kept
-    with atomic_path(kept) as temp:
-        shutil.copyfile(vocab_file, temp)
+    save_vocab(tokenizer.vocabulary, kept)
     return kept

@@ -185,8 +185,8 @@ def test_stopped_and_killed_workers_resume_together_to_the_uninterrupted_weights
             assert "eagerly has significant overhead" not in log_path.read_text()
         stopped_at = _backup_step(output, 0)
         assert stopped_at == _backup_step(output, 1) >= 2
-        # The non-chief learned its vocabulary into its own temporary directory
-        # on this fresh start, and removed it before training.
+        # The non-chief, like the chief, learned its vocabulary in memory on
+        # this fresh start and wrote nothing to its temporary directory.
         assert list(workers[1][2].iterdir()) == [], "non-chief worker left files behind"
 
         # 2. SIGKILL worker 1 a little later; the survivor is stopped too.

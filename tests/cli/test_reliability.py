@@ -306,7 +306,7 @@ def test_bad_input_gives_one_error_line_and_a_distinct_status(tmp_path, corpus_f
                           capture_output=True, text=True, timeout=400, cwd=REPO_ROOT,
                           env={**os.environ, "TMPDIR": str(scratch)})
     assert done.returncode == 0, done.stderr[-3000:]
-    # The blank corpus fails after a vocabulary folder was made for it.
+    # The blank corpus fails while its vocabulary is learned.
     assert not list(scratch.glob("vocab-*")), "a failed run left its vocabulary folder behind"
     failures = []
     for (name, _, _, status, fragment), result in zip(cases, json.loads(results_file.read_text())):

@@ -39,6 +39,20 @@ def test_replacing_a_finished_model_is_announced(tmp_path, capsys):
     assert (tmp_path / "new").is_dir()
 
 
+def test_pretrain_keeps_the_vocabulary_of_a_backup_only(tmp_path):
+    # A finished model is trained over: on a vocabulary learned anew, so a
+    # changed --vocab-size, --corpus or --cased takes effect.
+    from keras_bert_impl.cli.pretrain import _resumed_vocab
+
+    output = tmp_path / "run"
+    assert _resumed_vocab(str(output)) is None
+    output.mkdir()
+    (output / "vocab.txt").write_text("[PAD]\n")
+    assert _resumed_vocab(str(output)) is None
+    (output / "backup").mkdir()
+    assert _resumed_vocab(str(output)) == str(output / "vocab.txt")
+
+
 def test_periodic_progress_prints_step_loss_and_speed(capsys):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
