@@ -149,6 +149,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     # Restoring.
 
     def on_train_begin(self, logs=None):
+        _finish_earlier_backup(self.backup_dir)
         for leftover in glob.glob(os.path.join(self.backup_dir, TEMP_PREFIX + "*")):
             # Left by a run killed in the middle of a backup.
             if os.path.isdir(leftover):
@@ -272,6 +273,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             f.attrs["backup_weight_shapes"] = json.dumps(_weight_shapes(self.model))
             f.attrs["backup_task"] = json.dumps(_task_settings(self.model))
         self._pending = _BackgroundTask(self._finish_backup, temp, position)
+        _UNFINISHED_BACKUPS[os.path.abspath(self.backup_dir)] = self._pending
 
     def _finish_backup(self, temp, position):
         try:
@@ -288,11 +290,30 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _wait_for_backup(self):
         if self._pending is not None:
             pending, self._pending = self._pending, None
+            _UNFINISHED_BACKUPS.pop(os.path.abspath(self.backup_dir), None)
             pending.result()
 
     def on_train_end(self, logs=None):
         self._wait_for_backup()
         super().on_train_end(logs)
+
+
+# The last backup each folder's callback started in this process. A fit that
+# raised (Keras then skips `on_train_end`) leaves its backup finishing on a
+# thread; a new fit on the same folder, as in a notebook, waits for it rather
+# than read half-renamed files or remove its temporary file as a leftover.
+_UNFINISHED_BACKUPS = {}
+
+
+def _finish_earlier_backup(backup_dir):
+    pending = _UNFINISHED_BACKUPS.pop(os.path.abspath(backup_dir), None)
+    if pending is None:
+        return
+    try:
+        pending.result()
+    except Exception as error:  # the fit that started it failed already
+        print(f"warning: the previous fit's last backup failed ({error}); resuming from an earlier one",
+              file=sys.stderr)
 
 
 class _BackgroundTask:
@@ -512,8 +533,9 @@ def _task_settings(model):
     if hasattr(model, "task_config"):
         settings.update(model.task_config())
     config = getattr(getattr(model, "backbone", None), "config", None)
-    if config is not None:
-        settings.update(hidden_dropout=config.hidden_dropout, attention_dropout=config.attention_dropout)
+    for name in ("hidden_dropout", "attention_dropout"):
+        if hasattr(config, name):  # a BertConfig; other backbones record none
+            settings[name] = getattr(config, name)
     return json.loads(json.dumps(settings))
 
 

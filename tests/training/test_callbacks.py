@@ -4,8 +4,10 @@ A two-layer Dense model keeps each fit to a fraction of a second; the CLI
 tests (tests/cli/test_reliability.py) repeat the important cases on BERT.
 """
 
+import json
 import os
 import signal
+import time
 
 import h5py
 import keras
@@ -110,6 +112,24 @@ def crash_after(backup_dir, step):
     return model
 
 
+def test_a_fit_after_a_crash_mid_backup_waits_for_that_backup(tmp_path, monkeypatch, capsys):
+    # As in a notebook: fit raises while its last backup still finishes on
+    # its thread, and the next fit on the folder starts at once.
+    real_fsync_tree = callbacks_module.fsync_tree
+
+    def slow_fsync_tree(path):
+        time.sleep(1.0)
+        real_fsync_tree(path)
+
+    monkeypatch.setattr(callbacks_module, "fsync_tree", slow_fsync_tree)
+    crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1)
+    capsys.readouterr()
+    model = make_model(seed=1)
+    fit(model, tmp_path)
+    assert "resuming from backup at epoch 2" in capsys.readouterr().err
+    assert int(model.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
+
+
 def test_backups_carry_their_position_and_a_crash_resumes_from_the_last(tmp_path):
     crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1)
     latest = tmp_path / "latest.weights.h5"
@@ -134,6 +154,27 @@ def test_a_backup_of_another_model_is_an_error_not_a_silent_partial_load(tmp_pat
     assert int(other.optimizer.iterations.numpy()) == 0
 
 
+def _classifier(pooling="mean", backbone_dropout=0.1):
+    from keras_bert_impl import BertClassifier, BertConfig, bert_backbone
+
+    keras.utils.set_random_seed(0)
+    config = BertConfig.preset("bert_tiny", vocab_size=40, num_layers=1, hidden_size=16, num_heads=2,
+                               intermediate_size=32, max_position_embeddings=16,
+                               hidden_dropout=backbone_dropout, attention_dropout=backbone_dropout)
+    model = BertClassifier(bert_backbone(config), num_classes=2, pooling=pooling)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+def _fit_classifier(model, backup_dir, callbacks=()):
+    rng = np.random.default_rng(0)
+    x = {"token_ids": rng.integers(5, 40, (16, 8)).astype("int32"),
+         "segment_ids": np.zeros((16, 8), "int32"), "padding_mask": np.ones((16, 8), "int32")}
+    y = rng.integers(0, 2, 16).astype("int32")
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
+              callbacks=[AtomicBackupAndRestore(str(backup_dir)), *callbacks])
+
+
 @pytest.mark.parametrize("other, differences", [
     ({"pooling": "pooled"}, r"pooling \(--pooling\) 'mean' there, 'pooled' here"),
     # The head's dropout follows the backbone's by default.
@@ -143,35 +184,28 @@ def test_a_backup_of_another_model_is_an_error_not_a_silent_partial_load(tmp_pat
 ], ids=["pooling", "backbone_dropout"])
 def test_a_backup_of_a_classifier_with_other_settings_is_an_error(tmp_path, capsys, other, differences):
     # Mean pooling and dropout have no weights: the shapes alone match.
-    from keras_bert_impl import BertClassifier, BertConfig, bert_backbone
-
-    def classifier(pooling="mean", backbone_dropout=0.1):
-        keras.utils.set_random_seed(0)
-        config = BertConfig.preset("bert_tiny", vocab_size=40, num_layers=1, hidden_size=16, num_heads=2,
-                                   intermediate_size=32, max_position_embeddings=16,
-                                   hidden_dropout=backbone_dropout, attention_dropout=backbone_dropout)
-        model = BertClassifier(bert_backbone(config), num_classes=2, pooling=pooling)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        return model
-
-    rng = np.random.default_rng(0)
-    x = {"token_ids": rng.integers(5, 40, (16, 8)).astype("int32"),
-         "segment_ids": np.zeros((16, 8), "int32"), "padding_mask": np.ones((16, 8), "int32")}
-    y = rng.integers(0, 2, 16).astype("int32")
-
-    def fit_classifier(model, callbacks=()):
-        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
-                  callbacks=[AtomicBackupAndRestore(str(tmp_path)), *callbacks])
-
     with pytest.raises(RuntimeError, match="crash"):
-        fit_classifier(classifier(), [AtStep(3, crash)])
-    refused = classifier(**other)
+        _fit_classifier(_classifier(), tmp_path, [AtStep(3, crash)])
+    refused = _classifier(**other)
     with pytest.raises(ValueError, match=r"latest.weights.h5 is a backup of a model with other settings "
                        rf"\({differences}\): resume with the flags it was trained with"):
-        fit_classifier(refused)
+        _fit_classifier(refused, tmp_path)
     assert int(refused.optimizer.iterations.numpy()) == 0
     capsys.readouterr()
-    fit_classifier(classifier())  # the same settings resume
+    _fit_classifier(_classifier(), tmp_path)  # the same settings resume
+    assert "resuming from backup" in capsys.readouterr().err
+
+
+def test_a_backup_from_before_a_setting_was_recorded_still_resumes(tmp_path, capsys):
+    with pytest.raises(RuntimeError, match="crash"):
+        _fit_classifier(_classifier(), tmp_path, [AtStep(3, crash)])
+    # As an older version wrote it: without the backbone's dropout rates.
+    with h5py.File(tmp_path / "latest.weights.h5", "r+") as f:
+        settings = json.loads(f.attrs["backup_task"])
+        del settings["hidden_dropout"], settings["attention_dropout"]
+        f.attrs["backup_task"] = json.dumps(settings)
+    capsys.readouterr()
+    _fit_classifier(_classifier(), tmp_path)
     assert "resuming from backup" in capsys.readouterr().err
 
 
