@@ -77,7 +77,9 @@ def test_dev_split_holds_its_sentences_out_of_the_pretraining_corpus_too(tmp_pat
     assert finetune[7:] == main_finetune[7:] + ["--eval", str(tmp_path / "dev.tsv"), "--seed", "0"]
     assert finetune[:7] == ["finetune", "--init", str(tmp_path / "pretrain"), "--train", str(tmp_path / "train.tsv"),
                             "--output", str(tmp_path / "classifier-seed0")]
-    assert f"python train_tf.py {shlex.join(finetune)}" in printed
+    assert pretrain[:3] == ["pretrain", "--output", str(tmp_path / "pretrain")]
+    for command in (pretrain, finetune):
+        assert f"python train_tf.py {shlex.join(command)}" in printed
     rows = {name: (tmp_path / f"{name}.tsv").read_text().splitlines()[1:] for name in ("train", "dev")}
     assert (len(rows["train"]), len(rows["dev"])) == (1280, 320)
     texts, _, _ = bench_main_job.split_texts("train")

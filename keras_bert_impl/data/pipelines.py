@@ -8,7 +8,7 @@ pipeline step) can take on its own:
    TFRecord shards (`data/shards.py`) hold the same examples.
 2. `shuffle_pass`: pass p over the examples, shuffled by (seed, p).
 3. `pack_pretraining_examples`: [CLS] A [SEP] (B [SEP]) rows of `seq_len`,
-   then batched within the pass (`masked_pretraining_batches.one_pass` is
+   then batched within the pass (`pretraining_row_batches.one_pass` is
    where a step between packing and batching goes).
 4. `mask_pretraining_batches`: dynamic masks drawn from (seed, batch number).
 
@@ -103,9 +103,11 @@ def pretraining_dataset(
             masks are drawn per row over all its examples' tokens.
         max_examples_per_row: example slots per packed row (default
             `seq_len // 16`).
-        masked: False stops before masking (`start_batch` is then 0), for
-            what only counts batches or padding: the masker's tracing takes
-            seconds. Elements are then those of `pretraining_row_batches`.
+        masked: False stops before masking (`start_batch` must be 0;
+            `max_predictions`, `mask_rate` and `whole_word_masking` go
+            unused), for what only counts batches or padding: the masker's
+            tracing takes seconds. Elements are then those of
+            `pretraining_row_batches`.
 
     Returns:
         `tf.data.Dataset` of (x, y, sample_weight): x = {"token_ids",
@@ -116,14 +118,14 @@ def pretraining_dataset(
         "cls_positions") and "nsp" labels and weights are per example slot.
     """
     check_pretraining_seq_len(seq_len, nsp)
+    if not masked and start_batch:
+        raise ValueError(f"start_batch={start_batch} needs masked batches.")
     seeds = PretrainingSeeds(seed)
     examples = pretraining_examples(
         documents, tokenizer, seq_len=seq_len, nsp=nsp, short_seq_prob=short_seq_prob,
         seed=seeds.segments,
     ).cache()
     if not masked:
-        if start_batch:
-            raise ValueError(f"start_batch={start_batch} needs masked batches.")
         return pretraining_row_batches(
             examples, tokenizer, seq_len=seq_len, batch_size=batch_size, nsp=nsp, seeds=seeds,
             shuffle=shuffle, epochs=epochs, shuffle_buffer=shuffle_buffer,

@@ -124,15 +124,11 @@ def reject_other_tasks_flags(args, task_name):
 
 def _actions_of(add_arguments):
     """The argparse actions `add_arguments(parser)` adds."""
-    actions = []
-
-    class RecordingParser(argparse.ArgumentParser):
-        def add_argument(self, *args, **kwargs):
-            actions.append(super().add_argument(*args, **kwargs))
-            return actions[-1]
-
-    add_arguments(RecordingParser(add_help=False))
-    return actions
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    # argparse lists a parser's actions only in `_actions`, which also holds
+    # those added through argument groups.
+    return parser._actions
 
 
 def _typed_flag(action, value):

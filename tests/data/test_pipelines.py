@@ -183,12 +183,14 @@ def test_unmasked_batches_are_the_masked_stream_before_masking(tokenizer, pack):
     masked = _epoch(_masked_stream(tokenizer, epochs=2, pack=pack))
     unmasked = _epoch(_masked_stream(tokenizer, epochs=2, pack=pack, masked=False))
     assert len(unmasked) == len(masked) > 2
-    for (x, y, weights), (rows, nsp_labels, *_) in zip(masked, unmasked, strict=True):
+    for (x, y, weights), (rows, nsp_labels, *slot_weights) in zip(masked, unmasked, strict=True):
         np.testing.assert_array_equal(_unmasked_token_ids((x, y, weights)), rows["token_ids"])
         for name in rows:
             if name != "token_ids":
                 np.testing.assert_array_equal(x[name], rows[name], err_msg=name)
         np.testing.assert_array_equal(y["nsp"], nsp_labels)
+        assert len(slot_weights) == pack  # packed rows weigh each example slot
+        np.testing.assert_array_equal(weights["nsp"], slot_weights[0] if pack else np.ones_like(nsp_labels))
     with pytest.raises(ValueError, match="start_batch=3 needs masked batches"):
         _masked_stream(tokenizer, masked=False, start_batch=3)
 
