@@ -15,6 +15,11 @@
 #   --tiny          toy sizes on any device (the CPU test of this script:
 #                   tests/test_benchmark_scripts.py)
 #
+# TensorFlow 2.21's GPU build loads CUDA 12: the machine needs a package index,
+# a --wheels folder of tensorflow[and-cuda] (about 3.1 GB of wheels), or those
+# installed already (--skip-install). docs/PERFORMANCE.md (GPU) records a lent
+# H200 that had none of the three.
+#
 # The package runs from this checkout (PYTHONPATH), not installed: setup.cfg
 # pins Python 3.11, GPU images often have 3.12, and TensorFlow 2.21 supports both.
 set -euo pipefail

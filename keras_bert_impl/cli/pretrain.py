@@ -345,19 +345,26 @@ class _ShardData:
             batch_size = input_context.get_per_replica_batch_size(args.batch_size)
             # Each step takes one batch per replica of this pipeline.
             replicas = input_context.num_replicas_in_sync // input_context.num_input_pipelines
-            return pipelines.masked_pretraining_batches(
+            seeds = pipelines.PretrainingSeeds([args.seed, input_context.input_pipeline_id])
+            rows = pipelines.pretraining_row_batches(
                 shards.read_pretraining_shards(
                     args.data, input_context=input_context, batch_size=batch_size
                 ),
                 self.tokenizer,
                 seq_len=args.seq_len,
                 batch_size=batch_size,
+                nsp=args.nsp,
+                seeds=seeds,
+                epochs=None,
+            )
+            return pipelines.mask_pretraining_batches(
+                rows,
+                self.tokenizer,
                 max_predictions=_max_predictions(args),
                 nsp=args.nsp,
+                seeds=seeds,
                 whole_word_masking=args.whole_word_masking,
                 mask_rate=args.mask_rate,
-                seeds=pipelines.PretrainingSeeds([args.seed, input_context.input_pipeline_id]),
-                epochs=None,
                 start_batch=start_batch * replicas,
             )
 

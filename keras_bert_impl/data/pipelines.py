@@ -125,61 +125,17 @@ def pretraining_dataset(
         documents, tokenizer, seq_len=seq_len, nsp=nsp, short_seq_prob=short_seq_prob,
         seed=seeds.segments,
     ).cache()
-    if not masked:
-        return pretraining_row_batches(
-            examples, tokenizer, seq_len=seq_len, batch_size=batch_size, nsp=nsp, seeds=seeds,
-            shuffle=shuffle, epochs=epochs, shuffle_buffer=shuffle_buffer,
-            drop_remainder=drop_remainder, pack=pack, max_examples_per_row=max_examples_per_row,
-        )
-    return masked_pretraining_batches(
-        examples, tokenizer, seq_len=seq_len, batch_size=batch_size,
-        max_predictions=max_predictions, nsp=nsp, whole_word_masking=whole_word_masking,
-        mask_rate=mask_rate, seeds=seeds, shuffle=shuffle, epochs=epochs, start_batch=start_batch,
-        shuffle_buffer=shuffle_buffer, drop_remainder=drop_remainder,
-        pack=pack, max_examples_per_row=max_examples_per_row,
-    )
-
-
-def masked_pretraining_batches(
-    examples,
-    tokenizer,
-    *,
-    seq_len,
-    batch_size,
-    max_predictions,
-    nsp,
-    seeds,
-    whole_word_masking=False,
-    mask_rate=DEFAULT_MASK_RATE,
-    shuffle=True,
-    epochs=1,
-    start_batch=0,
-    shuffle_buffer=10_000,
-    drop_remainder=True,
-    pack=False,
-    max_examples_per_row=None,
-):
-    """Stages 2-4 of `pretraining_dataset`, from unmasked examples.
-
-    Args:
-        examples: `tf.data.Dataset` of `pretraining_examples` elements (from
-            documents or read from prepared shards). Iterated once per pass:
-            cache it when making it is costly.
-        seeds: `PretrainingSeeds`.
-        Others: as `pretraining_dataset`.
-    """
-    masker = MlmMasker.from_tokenizer(
-        tokenizer, max_predictions=max_predictions, whole_word=whole_word_masking,
-        selection_rate=mask_rate,
-    )
     batches = pretraining_row_batches(
         examples, tokenizer, seq_len=seq_len, batch_size=batch_size, nsp=nsp, seeds=seeds,
         shuffle=shuffle, epochs=epochs, shuffle_buffer=shuffle_buffer,
         drop_remainder=drop_remainder, pack=pack, max_examples_per_row=max_examples_per_row,
     )
-    # Numbered before skipping: a batch's masks depend on its place in the stream.
-    numbered = batches.enumerate().skip(start_batch)
-    return mask_pretraining_batches(numbered, masker, seeds, nsp=nsp).prefetch(AUTOTUNE)
+    if not masked:
+        return batches
+    return mask_pretraining_batches(
+        batches, tokenizer, max_predictions=max_predictions, nsp=nsp, seeds=seeds,
+        whole_word_masking=whole_word_masking, mask_rate=mask_rate, start_batch=start_batch,
+    )
 
 
 def pretraining_row_batches(
@@ -199,7 +155,12 @@ def pretraining_row_batches(
 ):
     """Stages 2-3 of `pretraining_dataset`: each pass's batches of rows, unmasked.
 
-    Args: as `masked_pretraining_batches`.
+    Args:
+        examples: `tf.data.Dataset` of `pretraining_examples` elements (from
+            documents or read from prepared shards). Iterated once per pass:
+            cache it when making it is costly.
+        seeds: `PretrainingSeeds`.
+        Others: as `pretraining_dataset`.
 
     Returns:
         `tf.data.Dataset` of (packed batch {"token_ids", "segment_ids",
@@ -375,17 +336,33 @@ def pack_pretraining_examples(examples, packer, *, nsp):
     return examples.map(pack, num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
-def mask_pretraining_batches(numbered_batches, masker, seeds, *, nsp):
+def mask_pretraining_batches(
+    batches,
+    tokenizer,
+    *,
+    max_predictions,
+    nsp,
+    seeds,
+    whole_word_masking=False,
+    mask_rate=DEFAULT_MASK_RATE,
+    start_batch=0,
+):
     """Stage 4: dynamic masks, each batch's drawn from (seeds.masks, batch number).
 
     Args:
-        numbered_batches: `tf.data.Dataset` of (batch number in the stream,
-            (packed batch, nsp labels)), or of (number, (packed batch, nsp
-            labels, nsp weights)) for packed rows.
+        batches: `pretraining_row_batches` output: (packed batch, nsp labels),
+            with per-slot nsp weights third for packed rows.
+        seeds: `PretrainingSeeds`, as those `batches` were made with.
+        start_batch: batches to skip (unmasked), as `pretraining_dataset`.
+        Others: as `pretraining_dataset`.
 
     Returns:
         `tf.data.Dataset` of (x, y, sample_weight), see `pretraining_dataset`.
     """
+    masker = MlmMasker.from_tokenizer(
+        tokenizer, max_predictions=max_predictions, whole_word=whole_word_masking,
+        selection_rate=mask_rate,
+    )
     masks_key = tf.constant(seeds.masks, tf.int64)
 
     def mask(number, batch):
@@ -404,7 +381,9 @@ def mask_pretraining_batches(numbered_batches, masker, seeds, *, nsp):
             sample_weight["nsp"] = slot_weights[0] if slot_weights else tf.ones_like(label, tf.float32)
         return x, y, sample_weight
 
-    return numbered_batches.map(mask, num_parallel_calls=AUTOTUNE, deterministic=True)
+    # Numbered before skipping: a batch's masks depend on its place in the stream.
+    numbered = batches.enumerate().skip(start_batch)
+    return numbered.map(mask, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
 
 
 def _pass_numbers(epochs):

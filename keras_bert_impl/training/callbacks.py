@@ -144,7 +144,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._resumed_epoch = None
         self._resumed_steps = 0
         self._ended_epoch_early = False
-        self._pending = None
 
     # Restoring.
 
@@ -272,8 +271,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             f.attrs["backup_position"] = json.dumps(position)
             f.attrs["backup_weight_shapes"] = json.dumps(_weight_shapes(self.model))
             f.attrs["backup_task"] = json.dumps(_task_settings(self.model))
-        self._pending = _BackgroundTask(self._finish_backup, temp, position)
-        _UNFINISHED_BACKUPS[os.path.abspath(self.backup_dir)] = self._pending
+        _UNFINISHED_BACKUPS[os.path.abspath(self.backup_dir)] = _BackgroundTask(
+            self._finish_backup, temp, position
+        )
 
     def _finish_backup(self, temp, position):
         try:
@@ -288,9 +288,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             shutil.rmtree(os.path.dirname(temp), ignore_errors=True)
 
     def _wait_for_backup(self):
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            _UNFINISHED_BACKUPS.pop(os.path.abspath(self.backup_dir), None)
+        pending = _UNFINISHED_BACKUPS.pop(os.path.abspath(self.backup_dir), None)
+        if pending is not None:
             pending.result()
 
     def on_train_end(self, logs=None):
@@ -298,7 +297,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().on_train_end(logs)
 
 
-# The last backup each folder's callback started in this process. A fit that
+# The last backup each folder's callback started in this process, until it is
+# waited for (the next backup, the end of the fit). A fit that
 # raised (Keras then skips `on_train_end`) leaves its backup finishing on a
 # thread; a new fit on the same folder, as in a notebook, waits for it rather
 # than read half-renamed files or remove its temporary file as a leftover.

@@ -7,7 +7,11 @@ import pytest
 import tensorflow as tf
 
 from keras_bert_impl.data import shards
-from keras_bert_impl.data.pipelines import PretrainingSeeds, masked_pretraining_batches
+from keras_bert_impl.data.pipelines import (
+    PretrainingSeeds,
+    mask_pretraining_batches,
+    pretraining_row_batches,
+)
 from keras_bert_impl.text import Tokenizer
 
 DOCUMENTS, SENTENCES, WORDS = 30, 5, 6
@@ -86,10 +90,12 @@ def test_shards_feed_the_masked_pipeline_and_split_by_worker(tmp_path, tokenizer
     shards.write_pretraining_shards(
         _documents(), tokenizer, output, seq_len=24, nsp=False, seed=1, num_shards=4,
     )
-    batches = masked_pretraining_batches(
+    seeds = PretrainingSeeds(0)
+    rows = pretraining_row_batches(
         shards.read_pretraining_shards(output), tokenizer, seq_len=24, batch_size=4,
-        max_predictions=3, nsp=False, seeds=PretrainingSeeds(0), epochs=1,
+        nsp=False, seeds=seeds, epochs=1,
     )
+    batches = mask_pretraining_batches(rows, tokenizer, max_predictions=3, nsp=False, seeds=seeds)
     x, y, w = next(iter(batches))
     assert x["token_ids"].shape == (4, 24) and y["mlm"].shape == (4, 3)
     contexts = [tf.distribute.InputContext(2, i, 2) for i in range(2)]
