@@ -148,7 +148,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     # Restoring.
 
     def on_train_begin(self, logs=None):
-        _finish_earlier_backup(self.backup_dir)
+        wait_for_unfinished_backup(self.backup_dir)
         for leftover in glob.glob(os.path.join(self.backup_dir, TEMP_PREFIX + "*")):
             # Left by a run killed in the middle of a backup.
             if os.path.isdir(leftover):
@@ -298,22 +298,37 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 # The last backup each folder's callback started in this process, until it is
-# waited for (the next backup, the end of the fit). A fit that
-# raised (Keras then skips `on_train_end`) leaves its backup finishing on a
-# thread; a new fit on the same folder, as in a notebook, waits for it rather
-# than read half-renamed files or remove its temporary file as a leftover.
+# waited for (the next backup, a stop, the end of the fit, the next fit's
+# start or `wait_for_unfinished_backup`).
 _UNFINISHED_BACKUPS = {}
 
 
-def _finish_earlier_backup(backup_dir):
+def wait_for_unfinished_backup(backup_dir):
+    """Waits for the last backup a fit that raised left finishing in `backup_dir`.
+
+    A backup is completed (checksummed, synced, renamed into place) on a
+    thread, and a fit that raises skips Keras' `on_train_end`, so the backup
+    may still be finishing when the exception reaches the caller. A new fit
+    on the folder waits for it itself; call this before reading or copying
+    the folder yourself. A failed backup is reported on stderr, not raised:
+    the fit that started it has failed already, and the backup before it is
+    kept.
+
+    Args:
+        backup_dir: the folder given to `AtomicBackupAndRestore`.
+
+    Example:
+
+    >>> wait_for_unfinished_backup("runs/classifier/backup")  # returns at once when none is left
+    """
     pending = _UNFINISHED_BACKUPS.pop(os.path.abspath(backup_dir), None)
     if pending is None:
         return
     try:
         pending.result()
     except Exception as error:  # the fit that started it failed already
-        print(f"warning: the previous fit's last backup failed ({error}); resuming from an earlier one",
-              file=sys.stderr)
+        print(f"warning: the last backup of a fit that raised failed ({error}); the one before it "
+              "is kept", file=sys.stderr)
 
 
 class _BackgroundTask:

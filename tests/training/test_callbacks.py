@@ -24,6 +24,7 @@ from keras_bert_impl.training.callbacks import (
     read_backup_position,
     start_fit_at_epoch,
     training_callbacks,
+    wait_for_unfinished_backup,
 )
 from keras_bert_impl.training.optimization import create_optimizer
 from keras_bert_impl.training.signals import StopRequest, TrainingInterrupted
@@ -105,24 +106,32 @@ def array_offset(path):
         return max(datasets, key=lambda d: d.size).id.get_offset()
 
 
-def crash_after(backup_dir, step):
+def crash_after(backup_dir, step, wait=True):
+    """Crashes a fit after `step`; with `wait`, waits for its last backup's thread, as one
+    reading the folder after a crash must (`wait_for_unfinished_backup`)."""
     model = make_model()
     with pytest.raises(RuntimeError, match="crash"):
         fit(model, backup_dir, callbacks=[AtStep(step, crash)])
+    if wait:
+        wait_for_unfinished_backup(str(backup_dir))
     return model
+
+
+def slow_down_backup_threads(monkeypatch, seconds):
+    real_fsync_tree = callbacks_module.fsync_tree
+
+    def slow_fsync_tree(path):
+        time.sleep(seconds)
+        real_fsync_tree(path)
+
+    monkeypatch.setattr(callbacks_module, "fsync_tree", slow_fsync_tree)
 
 
 def test_a_fit_after_a_crash_mid_backup_waits_for_that_backup(tmp_path, monkeypatch, capsys):
     # As in a notebook: fit raises while its last backup still finishes on
     # its thread, and the next fit on the folder starts at once.
-    real_fsync_tree = callbacks_module.fsync_tree
-
-    def slow_fsync_tree(path):
-        time.sleep(1.0)
-        real_fsync_tree(path)
-
-    monkeypatch.setattr(callbacks_module, "fsync_tree", slow_fsync_tree)
-    crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1)
+    slow_down_backup_threads(monkeypatch, seconds=1.0)
+    crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1, wait=False)
     capsys.readouterr()
     model = make_model(seed=1)
     fit(model, tmp_path)
@@ -130,7 +139,10 @@ def test_a_fit_after_a_crash_mid_backup_waits_for_that_backup(tmp_path, monkeypa
     assert int(model.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
 
 
-def test_backups_carry_their_position_and_a_crash_resumes_from_the_last(tmp_path):
+def test_backups_carry_their_position_and_a_crash_resumes_from_the_last(tmp_path, monkeypatch):
+    # The last backup is still finishing on its thread when fit raises:
+    # crash_after's wait_for_unfinished_backup makes it whole before the reads.
+    slow_down_backup_threads(monkeypatch, seconds=0.3)
     crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1)
     latest = tmp_path / "latest.weights.h5"
     assert read_backup_position(str(latest)) == {"epoch": 2, "steps": 0, "steps_per_epoch": STEPS_PER_EPOCH}
@@ -199,6 +211,7 @@ def test_a_backup_of_a_classifier_with_other_settings_is_an_error(tmp_path, caps
 def test_a_backup_from_before_a_setting_was_recorded_still_resumes(tmp_path, capsys):
     with pytest.raises(RuntimeError, match="crash"):
         _fit_classifier(_classifier(), tmp_path, [AtStep(3, crash)])
+    wait_for_unfinished_backup(str(tmp_path))
     # As an older version wrote it: without the backbone's dropout rates.
     with h5py.File(tmp_path / "latest.weights.h5", "r+") as f:
         settings = json.loads(f.attrs["backup_task"])
