@@ -12,8 +12,8 @@
 - each example goes to a random one of `num_shards` files.
 
 Masking stays dynamic: `read_pretraining_shards` gives the examples to
-`pipelines.pretraining_row_batches` and `pipelines.mask_pretraining_batches`,
-which masks each batch anew per pass.
+`pipelines.pretraining_row_batches`, whose batches
+`pipelines.mask_pretraining_batches` masks anew per pass.
 The folder also holds `metadata.json` (sizes, counts, the recipe's settings)
 and the `vocab.txt` the ids come from, and is written atomically.
 
