@@ -16,9 +16,10 @@
 #                   tests/test_benchmark_scripts.py)
 #
 # TensorFlow 2.21's GPU build loads CUDA 12: the machine needs a package index,
-# a --wheels folder of tensorflow[and-cuda] (about 3.1 GB of wheels), or those
-# installed already (--skip-install). docs/PERFORMANCE.md (GPU) records a lent
-# H200 that had none of the three.
+# a --wheels folder of everything install_dependencies installs
+# (tensorflow[and-cuda] alone is over 3.1 GB of wheels), or all of it installed
+# already (--skip-install). docs/PERFORMANCE.md (GPU) records a lent H200 that
+# had none of the three.
 #
 # The package runs from this checkout (PYTHONPATH), not installed: setup.cfg
 # pins Python 3.11, GPU images often have 3.12, and TensorFlow 2.21 supports both.
