@@ -19,6 +19,8 @@ Examples:
     python benchmarks/bench_main_job.py --no-run     # score the existing runs/default
     python benchmarks/bench_main_job.py --no-run --pretrain-dir runs/bert-init/pretrain
     python benchmarks/bench_main_job.py --no-run --classifier-dir runs/pooled/classifier
+    python benchmarks/bench_main_job.py --no-run --pretrain-dir runs/seed1/pretrain \
+        --classifier-dir runs/seed1/classifier   # both models of another run
     python benchmarks/bench_main_job.py --baseline-only
 """
 
@@ -52,20 +54,23 @@ def parse_args(argv=None):
     parser.add_argument(
         "--pretrain-dir", default=MAIN_JOB_PRETRAIN_DIR,
         help="with --no-run: the pretrained model to score (default: the main job's), e.g. one "
-        "trained by the main job's pretrain command with other flags",
+        "trained by the main job's pretrain command with other flags; alone unless "
+        "--classifier-dir is given too",
     )
     parser.add_argument(
         "--classifier-dir", default=MAIN_JOB_CLASSIFIER_DIR,
-        help="with --no-run: the classifier to score against naive Bayes, alone (default: the "
-        "main job's), e.g. one fine-tuned by the main job's finetune command with other flags",
+        help="with --no-run: the classifier to score against naive Bayes (default: the main "
+        "job's), e.g. one fine-tuned by the main job's finetune command with other flags; "
+        "alone unless --pretrain-dir is given too",
     )
     args = parser.parse_args(argv)
-    args.other_model = os.path.normpath(args.pretrain_dir) != os.path.normpath(MAIN_JOB_PRETRAIN_DIR)
-    args.other_classifier = os.path.normpath(args.classifier_dir) != os.path.normpath(MAIN_JOB_CLASSIFIER_DIR)
-    if (args.other_model or args.other_classifier) and args.run:
+    other_model = os.path.normpath(args.pretrain_dir) != os.path.normpath(MAIN_JOB_PRETRAIN_DIR)
+    other_classifier = os.path.normpath(args.classifier_dir) != os.path.normpath(MAIN_JOB_CLASSIFIER_DIR)
+    if (other_model or other_classifier) and args.run:
         parser.error("--pretrain-dir and --classifier-dir score an existing model: add --no-run")
-    if args.other_model and args.other_classifier:
-        parser.error("--pretrain-dir and --classifier-dir each score one model: give one of them")
+    # Naming one model scores it alone; naming both (or neither) scores both.
+    args.score_pretrained = other_model or not other_classifier
+    args.score_classifier = other_classifier or not other_model
     return args
 
 
@@ -205,9 +210,9 @@ def main(argv=None):
             f"(user+sys); load average (1, 5, 15 min) {_loads(load_before)} before, "
             f"{_loads(os.getloadavg())} after"
         )
-    if not args.other_classifier:
+    if args.score_pretrained:
         print_pretraining_scores(args.pretrain_dir)
-    if args.other_model:
+    if not args.score_classifier:
         return
     classifier_dir = os.path.join(REPO_ROOT, args.classifier_dir)
     with open(os.path.join(classifier_dir, "metrics.json")) as f:

@@ -41,19 +41,19 @@ def test_paired_comparison_counts_disagreements_and_gives_mcnemars_exact_p():
     assert bench_main_job.paired_comparison([True], [True]) == (0, 0, 1.0)
 
 
-def test_another_model_is_scored_only_with_no_run(capsys):
-    args = bench_main_job.parse_args(["--no-run", "--classifier-dir", "runs/pooled-seed0/classifier"])
-    assert (args.other_classifier, args.other_model) == (True, False)
-    assert not bench_main_job.parse_args(["--no-run"]).other_classifier
-    for flag, value in (("--classifier-dir", "runs/x/classifier"), ("--pretrain-dir", "runs/x/pretrain")):
+def test_another_model_is_scored_only_with_no_run_and_alone_unless_both_are_named(capsys):
+    def scored(*flags):
+        args = bench_main_job.parse_args(["--no-run", *flags])
+        return args.score_pretrained, args.score_classifier
+
+    classifier, pretrained = ("--classifier-dir", "runs/x/classifier"), ("--pretrain-dir", "runs/x/pretrain")
+    assert scored(*classifier) == (False, True)
+    assert scored(*pretrained) == (True, False)
+    assert scored(*classifier, *pretrained) == scored() == (True, True)
+    for flag, value in (classifier, pretrained):
         with pytest.raises(SystemExit):
             bench_main_job.parse_args([flag, value])
         assert "score an existing model: add --no-run" in capsys.readouterr().err
-    # Given both, main() used to score neither model and exit 0.
-    with pytest.raises(SystemExit):
-        bench_main_job.parse_args(["--no-run", "--classifier-dir", "runs/x/classifier",
-                                   "--pretrain-dir", "runs/x/pretrain"])
-    assert "each score one model: give one of them" in capsys.readouterr().err
 
 
 def test_dev_split_holds_its_sentences_out_of_the_pretraining_corpus_too(tmp_path, capsys, monkeypatch):
