@@ -304,22 +304,28 @@ _UNFINISHED_BACKUPS = {}
 
 
 def wait_for_unfinished_backup(backup_dir):
-    """Waits for the last backup a fit that raised left finishing in `backup_dir`.
+    """Waits for a backup still being finished in `backup_dir` after a fit raised.
 
     A backup is completed (checksummed, synced, renamed into place) on a
     thread, and a fit that raises skips Keras' `on_train_end`, so the backup
-    may still be finishing when the exception reaches the caller. A new fit
-    on the folder waits for it itself; call this before reading or copying
-    the folder yourself. A failed backup is reported on stderr, not raised:
-    the fit that started it has failed already, and the backup before it is
-    kept.
+    may still be finishing when the exception reaches the caller. The next
+    fit on the folder, and the readers of its backups here
+    (`backup_batches`, `choose_backup`), wait for it themselves; call this
+    before reading or copying the folder in other ways. Call it only once
+    that fit has returned or raised, not beside a fit still running on the
+    folder. A failed backup is reported on stderr, not raised: the fit that
+    started it has failed already, and the backup before it is kept.
 
     Args:
         backup_dir: the folder given to `AtomicBackupAndRestore`.
 
     Example:
 
-    >>> wait_for_unfinished_backup("runs/classifier/backup")  # returns at once when none is left
+    >>> try:  # doctest: +SKIP
+    ...     model.fit(dataset, callbacks=[AtomicBackupAndRestore("runs/x/backup")])
+    ... except KeyboardInterrupt:
+    ...     wait_for_unfinished_backup("runs/x/backup")
+    ...     shutil.copytree("runs/x/backup", "runs/x/backup-copy")
     """
     pending = _UNFINISHED_BACKUPS.pop(os.path.abspath(backup_dir), None)
     if pending is None:
@@ -327,8 +333,8 @@ def wait_for_unfinished_backup(backup_dir):
     try:
         pending.result()
     except Exception as error:  # the fit that started it failed already
-        print(f"warning: the last backup of a fit that raised failed ({error}); the one before it "
-              "is kept", file=sys.stderr)
+        print(f"warning: a backup left unfinished by a fit that raised has failed ({error}); "
+              "the backup before it is kept", file=sys.stderr)
 
 
 class _BackgroundTask:
@@ -383,10 +389,14 @@ def read_backup_position(path):
 def backup_candidates(backup_dir):
     """The backups in `backup_dir` that check out, latest first.
 
+    Waits first for a backup that a fit which raised left finishing there
+    (`wait_for_unfinished_backup`).
+
     Returns:
         `(candidates, damaged)`: a list of `(path, position)` (see
         `read_backup_position`), and a description of each backup passed over.
     """
+    wait_for_unfinished_backup(backup_dir)
     candidates, damaged = [], []
     for name in (_LATEST, _PREVIOUS):
         path = os.path.join(backup_dir, name)

@@ -139,6 +139,38 @@ def test_a_fit_after_a_crash_mid_backup_waits_for_that_backup(tmp_path, monkeypa
     assert int(model.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
 
 
+def test_the_resume_position_is_read_after_a_crashed_fit_finishes_its_backup(tmp_path, monkeypatch):
+    # What the CLI does before a rerun's fit (pretrain and finetune skip
+    # that many batches): it must see the backup the crashed fit was finishing.
+    slow_down_backup_threads(monkeypatch, seconds=0.5)
+    crash_after(tmp_path, step=2 * STEPS_PER_EPOCH + 1, wait=False)
+    assert backup_batches(str(tmp_path), STEPS_PER_EPOCH) == 2 * STEPS_PER_EPOCH
+
+
+def test_a_failed_unfinished_backup_is_a_warning_and_the_one_before_is_kept(tmp_path, monkeypatch, capsys):
+    failing = []
+    real_fsync_tree = callbacks_module.fsync_tree
+
+    def fsync_tree(path):
+        time.sleep(0.3)
+        if failing:
+            raise OSError("disk full")
+        real_fsync_tree(path)
+
+    def fail_the_backup_then_crash(model):
+        failing.append(True)
+        crash(model)
+
+    monkeypatch.setattr(callbacks_module, "fsync_tree", fsync_tree)
+    with pytest.raises(RuntimeError, match="crash"):
+        fit(make_model(), tmp_path, callbacks=[AtStep(2 * STEPS_PER_EPOCH + 1, fail_the_backup_then_crash)])
+    capsys.readouterr()
+    wait_for_unfinished_backup(str(tmp_path))
+    assert "backup left unfinished by a fit that raised has failed (disk full)" in capsys.readouterr().err
+    assert read_backup_position(str(tmp_path / "latest.weights.h5"))["epoch"] == 1
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
+
+
 def test_backups_carry_their_position_and_a_crash_resumes_from_the_last(tmp_path, monkeypatch):
     # The last backup is still finishing on its thread when fit raises:
     # crash_after's wait_for_unfinished_backup makes it whole before the reads.
