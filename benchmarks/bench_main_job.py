@@ -49,28 +49,29 @@ MAIN_JOB_CLASSIFIER_DIR = os.path.join(default_job.RUN_DIR, "classifier")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-run", dest="run", action="store_false",
-                        help="score the existing runs/default instead of running the main job")
+                        help="score existing models (default: runs/default) instead of running the main job")
     parser.add_argument("--baseline-only", action="store_true", help="only the naive Bayes baseline")
     parser.add_argument(
-        "--pretrain-dir", default=MAIN_JOB_PRETRAIN_DIR,
+        "--pretrain-dir",
         help="with --no-run: the pretrained model to score (default: the main job's), e.g. one "
         "trained by the main job's pretrain command with other flags; alone unless "
         "--classifier-dir is given too",
     )
     parser.add_argument(
-        "--classifier-dir", default=MAIN_JOB_CLASSIFIER_DIR,
+        "--classifier-dir",
         help="with --no-run: the classifier to score against naive Bayes (default: the main "
         "job's), e.g. one fine-tuned by the main job's finetune command with other flags; "
         "alone unless --pretrain-dir is given too",
     )
     args = parser.parse_args(argv)
-    other_model = os.path.normpath(args.pretrain_dir) != os.path.normpath(MAIN_JOB_PRETRAIN_DIR)
-    other_classifier = os.path.normpath(args.classifier_dir) != os.path.normpath(MAIN_JOB_CLASSIFIER_DIR)
-    if (other_model or other_classifier) and args.run:
+    named_model, named_classifier = args.pretrain_dir is not None, args.classifier_dir is not None
+    if (named_model or named_classifier) and args.run:
         parser.error("--pretrain-dir and --classifier-dir score an existing model: add --no-run")
     # Naming one model scores it alone; naming both (or neither) scores both.
-    args.score_pretrained = other_model or not other_classifier
-    args.score_classifier = other_classifier or not other_model
+    args.score_pretrained = named_model or not named_classifier
+    args.score_classifier = named_classifier or not named_model
+    args.pretrain_dir = args.pretrain_dir or MAIN_JOB_PRETRAIN_DIR
+    args.classifier_dir = args.classifier_dir or MAIN_JOB_CLASSIFIER_DIR
     return args
 
 

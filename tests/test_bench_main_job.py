@@ -50,6 +50,8 @@ def test_another_model_is_scored_only_with_no_run_and_alone_unless_both_are_name
     assert scored(*classifier) == (False, True)
     assert scored(*pretrained) == (True, False)
     assert scored(*classifier, *pretrained) == scored() == (True, True)
+    # Named, the main job's own model counts as named.
+    assert scored("--pretrain-dir", bench_main_job.MAIN_JOB_PRETRAIN_DIR, *classifier) == (True, True)
     for flag, value in (classifier, pretrained):
         with pytest.raises(SystemExit):
             bench_main_job.parse_args([flag, value])
@@ -88,3 +90,21 @@ def test_dev_split_holds_its_sentences_out_of_the_pretraining_corpus_too(tmp_pat
     validation, _, _ = bench_main_job.split_texts("validation")
     assert not corpus & {text.lower() for text in texts[::5] + validation}
     assert {row.split("\t")[0].lower() for row in rows["train"]} & corpus  # the rest is pretrained on
+
+
+@pytest.mark.parametrize("named, expected", [
+    (("--pretrain-dir", "runs/x/pretrain"), ["pretrained"]),
+    (("--classifier-dir", "CLASSIFIER"), ["classifier"]),
+    (("--pretrain-dir", "runs/x/pretrain", "--classifier-dir", "CLASSIFIER"), ["pretrained", "classifier"]),
+])
+def test_main_scores_the_models_named(tmp_path, monkeypatch, capsys, named, expected):
+    (tmp_path / "metrics.json").write_text('{"accuracy": 0.5}')
+    scored = []
+    monkeypatch.setattr(bench_main_job, "naive_bayes_correct", lambda: [True, False])
+    monkeypatch.setattr(bench_main_job, "print_pretraining_scores", lambda path: scored.append("pretrained"))
+    monkeypatch.setattr(bench_main_job, "classifier_correct",
+                        lambda path: scored.append("classifier") or [True, True])
+    bench_main_job.main(["--no-run", *[str(tmp_path) if arg == "CLASSIFIER" else arg for arg in named]])
+    assert scored == expected
+    if "classifier" in expected:
+        assert "accuracy 0.5000 (+0.0000 vs naive Bayes)" in capsys.readouterr().out
