@@ -323,9 +323,10 @@ def wait_for_unfinished_backup(backup_dir):
 
     >>> try:  # doctest: +SKIP
     ...     model.fit(dataset, callbacks=[AtomicBackupAndRestore("runs/x/backup")])
-    ... except KeyboardInterrupt:
+    ... except Exception:
     ...     wait_for_unfinished_backup("runs/x/backup")
     ...     shutil.copytree("runs/x/backup", "runs/x/backup-copy")
+    ...     raise
     """
     pending = _UNFINISHED_BACKUPS.pop(os.path.abspath(backup_dir), None)
     if pending is None:
