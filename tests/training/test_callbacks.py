@@ -117,11 +117,15 @@ def crash_after(backup_dir, step, wait=True):
     return model
 
 
-def slow_down_backup_threads(monkeypatch, seconds):
+def slow_down_backup_threads(monkeypatch, seconds, failures=()):
+    """Each backup's thread sleeps `seconds` first, then raises the error in `failures`
+    (a list the test may fill while training runs) if there is one."""
     real_fsync_tree = callbacks_module.fsync_tree
 
     def slow_fsync_tree(path):
         time.sleep(seconds)
+        if failures:
+            raise failures[0]
         real_fsync_tree(path)
 
     monkeypatch.setattr(callbacks_module, "fsync_tree", slow_fsync_tree)
@@ -148,20 +152,13 @@ def test_the_resume_position_is_read_after_a_crashed_fit_finishes_its_backup(tmp
 
 
 def test_a_failed_unfinished_backup_is_a_warning_and_the_one_before_is_kept(tmp_path, monkeypatch, capsys):
-    failing = []
-    real_fsync_tree = callbacks_module.fsync_tree
-
-    def fsync_tree(path):
-        time.sleep(0.3)
-        if failing:
-            raise OSError("disk full")
-        real_fsync_tree(path)
+    failures = []
+    slow_down_backup_threads(monkeypatch, seconds=0.3, failures=failures)
 
     def fail_the_backup_then_crash(model):
-        failing.append(True)
+        failures.append(OSError("disk full"))
         crash(model)
 
-    monkeypatch.setattr(callbacks_module, "fsync_tree", fsync_tree)
     with pytest.raises(RuntimeError, match="crash"):
         fit(make_model(), tmp_path, callbacks=[AtStep(2 * STEPS_PER_EPOCH + 1, fail_the_backup_then_crash)])
     capsys.readouterr()
